@@ -1,0 +1,149 @@
+"""The ASGI app: routes, authentication in front of GraphQL, GraphiQL from local files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from models.db import UnitOfWork, make_engine, make_sessionmaker
+from resolvers.auth import find_principal, key_from_headers, organization_matches
+from resolvers.context import Context
+from schema import schema
+from settings import Settings, get_settings
+
+log = logging.getLogger("customergraph")
+STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
+UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
+
+
+def error_response(status: int, code: str, message: str, **headers: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+class CustomerGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, orjson and the offline GraphiQL page."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        super().__init__(schema, subscription_protocols=())
+        self.factory = factory
+        self.secret = settings.secret_key.encode()
+        self._ide_html = (STATIC / "index.html").read_text()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self._ide_html
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # orjson.JSONDecodeError keeps Strawberry's 400
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal = request.scope["state"]["principal"]
+        uow = UnitOfWork(self.factory, principal.tenant_id)
+        request.scope["state"]["uow"] = uow
+        return Context(principal=principal, uow=uow, secret=self.secret)
+
+
+def wants_graphiql(scope: Scope) -> bool:
+    if scope["method"] != "GET" or b"query=" in scope.get("query_string", b""):
+        return False
+    accept = dict(scope["headers"]).get(b"accept", b"")
+    return b"text/html" in accept
+
+
+class GraphQLEndpoint:
+    """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.factory = factory
+        self.graphql = CustomerGraphQL(factory, settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if wants_graphiql(scope):
+            await HTMLResponse(self.graphql.graphql_ide_html)(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+        try:
+            principal = await find_principal(self.factory, key)
+        except UNAVAILABLE:
+            log.exception("database unavailable during authentication")
+            response = error_response(503, "SERVICE_UNAVAILABLE", "Service unavailable")
+            await response(scope, receive, send)
+            return
+        if principal is None:
+            response = error_response(
+                401, "UNAUTHENTICATED", "Invalid API key", **{"WWW-Authenticate": "Bearer"}
+            )
+        elif not organization_matches(principal, headers.get("x-organization-id")):
+            response = error_response(
+                403, "FORBIDDEN", "X-Organization-Id does not match the API key's organization"
+            )
+        else:
+            scope.setdefault("state", {})["principal"] = principal
+            try:
+                await self.graphql(scope, receive, send)
+            finally:
+                uow: UnitOfWork | None = scope["state"].get("uow")
+                if uow is not None:
+                    await uow.close()
+            return
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+    factory = make_sessionmaker(engine)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except UNAVAILABLE:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    graphql = GraphQLEndpoint(factory, settings)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/graphql/static", StaticFiles(directory=STATIC)),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.session_factory = factory
+    return app

@@ -1,0 +1,1 @@
+"""Pure Python: no strawberry, no sqlalchemy. Parsing, validation, ids, cursors."""

@@ -1,0 +1,36 @@
+"""Request-level errors raised below the GraphQL layer and rendered with `extensions.code`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class ApiError(Exception):
+    """An expected, client-facing error: its message and extensions reach the client."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code, **extensions}
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+
+    def __init__(self, missing_scopes: Sequence[str]) -> None:
+        scopes = sorted(missing_scopes)
+        super().__init__(f"This API key lacks the scope {', '.join(scopes)}", missingScopes=scopes)
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self) -> None:
+        super().__init__("Invalid API key")

@@ -1,0 +1,1 @@
+"""Alembic environment and versions; they run on SQLite and PostgreSQL alike."""

@@ -1,0 +1,131 @@
+"""Engine and session setup, and the per-request unit of work.
+
+One request, one unit of work: one AsyncSession, statements serialised behind an
+`asyncio.Lock` (Strawberry resolves sibling fields concurrently and two statements on one
+AsyncSession at once is an error). Reads share one transaction; each mutation runs in
+`UnitOfWork.write()`, its own transaction, committed before its payload is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Result
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql import Executable
+
+from models.customers import UNIQUE_INDEX_FIELDS
+from models.tenancy import TenantSession
+
+_INDEX_NAME = re.compile("|".join(re.escape(name) for name in UNIQUE_INDEX_FIELDS))
+
+
+def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0) -> AsyncEngine:
+    """An engine for SQLite (WAL, busy timeout, real SAVEPOINTs) or PostgreSQL (asyncpg)."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    server_settings = {"application_name": "customergraph"}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=5,
+        connect_args={"server_settings": server_settings, "timeout": 5},
+    )
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see the "begin" hook below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that upgrades to a
+        # writer can fail at once with SQLITE_BUSY instead of waiting its turn.
+        conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", ""))
+
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        engine, sync_session_class=TenantSession, expire_on_commit=False, autoflush=False
+    )
+
+
+def unique_violation_field(error: IntegrityError) -> str | None:
+    """The input field a violated unique index guards, found by the index's name."""
+    match = _INDEX_NAME.search(str(error.orig))
+    return UNIQUE_INDEX_FIELDS[match.group(0)] if match else None
+
+
+class UnitOfWork:
+    """One session for one request, tenant-scoped, with serialised statements."""
+
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID | None
+    ) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self.tenant_id = tenant_id
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._factory(info={"tenant_id": self.tenant_id})
+        return self._session
+
+    async def execute(self, statement: Executable) -> Result[Any]:
+        async with self._lock:
+            return await self.session.execute(statement)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction of its own for one mutation: committed on success, else rolled back.
+
+        The lock is held throughout, so use the yielded session directly inside.
+        """
+        async with self._lock:
+            session = self.session
+            if session.in_transaction():
+                await session.rollback()
+            if session.bind is not None and session.bind.dialect.name == "sqlite":
+                await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,45 @@
+"""The tenancy guard: every ORM SELECT, UPDATE and DELETE of a tenant-owned row is filtered.
+
+A session carries its tenant in `session.info["tenant_id"]`; the `do_orm_execute` hook adds
+`tenant_id = :tenant` to every tenant-owned entity in the statement, aliases included
+(SQLAlchemy's `filter_public` recipe). A session with neither a tenant nor
+`info["system"] = True` may not read tenant-owned rows at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from models.base import TenantOwned
+
+
+class TenancyError(RuntimeError):
+    """A statement touched tenant-owned rows from a session with no tenant."""
+
+
+class TenantSession(Session):
+    """The session class every request uses; the guard listens on it alone."""
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return
+    info: dict[str, Any] = state.session.info
+    tenant_id = info.get("tenant_id")
+    if tenant_id is None:
+        if info.get("system"):
+            return
+        raise TenancyError("a tenant-owned statement ran without a tenant")
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )

@@ -1,0 +1,1 @@
+"""What each field does: scope checks, validation, one query or one loader call."""

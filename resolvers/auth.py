@@ -1,0 +1,83 @@
+"""API keys → Principal, and scope checks (API.md, Identity, tenancy, scopes)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.errors import Forbidden
+from models import ApiKey, Tenant
+
+ALL_SCOPES = ("read:customers", "write:customers", "read:billing", "write:billing", "write:usage")
+KEY_PREFIX = "cg_"
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: uuid.UUID
+    tenant_name: str
+    scopes: frozenset[str]
+    api_key_id: int
+
+    def require(self, *scopes: str) -> None:
+        missing = [scope for scope in scopes if scope not in self.scopes]
+        if missing:
+            raise Forbidden(missing)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh API key and the short prefix kept in clear to recognise it."""
+    visible = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{visible}_{secrets.token_urlsafe(32)}"
+    return key, f"{KEY_PREFIX}{visible}"
+
+
+def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | None:
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+async def find_principal(
+    factory: async_sessionmaker[AsyncSession], key: str | None
+) -> Principal | None:
+    """The principal of a live API key, or None for a missing, unknown or revoked one."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
+        return None
+    statement = (
+        select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+    )
+    async with factory(info={"system": True}) as session:
+        row = (await session.execute(statement)).first()
+    if row is None:
+        return None
+    return Principal(row.tenant_id, row.name, frozenset(row.scopes), row.id)
+
+
+def organization_matches(principal: Principal, organization_id: str | None) -> bool:
+    """`X-Organization-Id`, when sent, must name the key's tenant (raw UUID or global ID)."""
+    if organization_id is None:
+        return True
+    from domain.ids import encode_global_id
+
+    candidate = organization_id.strip()
+    return candidate in (
+        str(principal.tenant_id),
+        encode_global_id("Tenant", str(principal.tenant_id)),
+    )

@@ -1,0 +1,116 @@
+"""Keyset pagination over (sort key, id) with opaque signed cursors (Relay Cursor Connections).
+
+Each page is one bounded query: `first + 1` (or `last + 1`) rows past the cursor, in the
+order asked for (reversed for `last`), so `hasNextPage`/`hasPreviousPage` need no COUNT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, tuple_
+
+from domain.cursors import CursorValue, decode_cursor, encode_cursor
+from domain.errors import BadUserInput
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def size(self) -> tuple[int, bool]:
+        """(number of rows, backward?) after checking the Relay arguments."""
+        if self.first is not None and self.last is not None:
+            raise BadUserInput("Pass either first or last, not both")
+        for name, value in (("first", self.first), ("last", self.last)):
+            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+                raise BadUserInput(f"{name} must be between 0 and {MAX_PAGE_SIZE}", argument=name)
+        if self.last is not None:
+            return self.last, True
+        if self.first is None and self.before is not None:
+            return DEFAULT_PAGE_SIZE, True
+        return (self.first if self.first is not None else DEFAULT_PAGE_SIZE), False
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One ordering: its columns (the last one unique, e.g. the primary key) and direction."""
+
+    tag: str
+    columns: tuple[Any, ...]
+    row_values: Callable[[Any], tuple[Any, ...]]
+    descending: bool
+    datetimes: frozenset[int] = frozenset()
+
+    def to_cursor(self, secret: bytes, row: Any) -> str:
+        values: list[CursorValue] = [
+            value.isoformat() if isinstance(value, datetime) else value
+            for value in self.row_values(row)
+        ]
+        return encode_cursor(secret, self.tag, values)
+
+    def from_cursor(self, secret: bytes, cursor: str) -> tuple[Any, ...]:
+        values = decode_cursor(secret, self.tag, cursor)
+        if len(values) != len(self.columns):
+            raise BadUserInput("Invalid cursor")
+        try:
+            return tuple(
+                datetime.fromisoformat(str(v)) if i in self.datetimes else v
+                for i, v in enumerate(values)
+            )
+        except ValueError:
+            raise BadUserInput("Invalid cursor") from None
+
+
+@dataclass(slots=True)
+class Page:
+    rows: Sequence[Row[Any]]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    count: Callable[[], Awaitable[int]] = field(repr=False)
+
+
+def page_statement(
+    statement: Select[Any], key: SortKey, args: PageArgs, secret: bytes
+) -> tuple[Select[Any], int, bool]:
+    """The bounded statement for one page, its size and whether it runs backward."""
+    size, backward = args.size()
+    columns = tuple_(*key.columns)
+    descending = key.descending != backward
+    for cursor, after in ((args.after, True), (args.before, False)):
+        if cursor is None:
+            continue
+        values = tuple_(*key.from_cursor(secret, cursor))
+        ahead = after != key.descending
+        statement = statement.where(columns > values if ahead else columns < values)
+    order = [c.desc() if descending else c.asc() for c in key.columns]
+    return statement.order_by(*order).limit(size + 1), size, backward
+
+
+def build_page(
+    rows: Sequence[Row[Any]],
+    size: int,
+    backward: bool,
+    key: SortKey,
+    args: PageArgs,
+    secret: bytes,
+    count: Callable[[], Awaitable[int]],
+) -> Page:
+    more = len(rows) > size
+    rows = list(rows[:size])
+    if backward:
+        rows.reverse()
+    cursors = [key.to_cursor(secret, row) for row in rows]
+    if backward:
+        return Page(rows, cursors, args.before is not None, more, count)
+    return Page(rows, cursors, more, args.after is not None, count)

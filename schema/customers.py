@@ -1,0 +1,499 @@
+"""Customer and its small objects, customer inputs and payloads, and the customer fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import customers as resolve
+from resolvers.context import Info
+from resolvers.customers import CustomerQuery, Outcome
+from resolvers.pagination import Page, PageArgs
+from schema.errors import UserError, user_errors
+from schema.inputs import input_dict
+from schema.relay import Node, PageInfo
+
+
+@strawberry.enum
+class AccountType(Enum):
+    INDIVIDUAL = "INDIVIDUAL"
+    BUSINESS = "BUSINESS"
+
+
+@strawberry.enum
+class BillableStatusValue(Enum):
+    BILLABLE = "BILLABLE"
+    UNBILLABLE = "UNBILLABLE"
+
+
+@strawberry.enum
+class BillingProviderType(Enum):
+    AWS_MARKETPLACE = "AWS_MARKETPLACE"
+    STRIPE = "STRIPE"
+    NETSUITE = "NETSUITE"
+    CUSTOM = "CUSTOM"
+    AZURE_MARKETPLACE = "AZURE_MARKETPLACE"
+    QUICKBOOKS_ONLINE = "QUICKBOOKS_ONLINE"
+    WORKDAY = "WORKDAY"
+    GCP_MARKETPLACE = "GCP_MARKETPLACE"
+
+
+@strawberry.enum
+class StripeCollectionMethod(Enum):
+    CHARGE_AUTOMATICALLY = "CHARGE_AUTOMATICALLY"
+    SEND_INVOICE = "SEND_INVOICE"
+
+
+@strawberry.enum
+class DeliveryMethod(Enum):
+    DIRECT_TO_BILLING_PROVIDER = "DIRECT_TO_BILLING_PROVIDER"
+    AWS_SQS = "AWS_SQS"
+    TACKLE = "TACKLE"
+    AWS_SNS = "AWS_SNS"
+
+
+@strawberry.enum(description="Which customers a list shows: ACTIVE (default), ARCHIVED or ALL.")
+class ArchivedFilter(Enum):
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+    ALL = "ALL"
+
+
+@strawberry.enum
+class CustomerOrderField(Enum):
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    DISPLAY_NAME = "DISPLAY_NAME"
+    EMAIL = "EMAIL"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.type
+class CustomField:
+    key: str
+    value: str
+
+
+@strawberry.type
+class BillingConfig:
+    billing_provider_type: BillingProviderType
+    billing_provider_customer_id: str
+    stripe_collection_method: StripeCollectionMethod | None = None
+    aws_product_code: str | None = None
+    aws_region: str | None = None
+    aws_is_subscription_product: bool | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> BillingConfig | None:
+        if not data:
+            return None
+        method = data.get("stripeCollectionMethod")
+        return cls(
+            billing_provider_type=BillingProviderType(data["billingProviderType"]),
+            billing_provider_customer_id=data["billingProviderCustomerId"],
+            stripe_collection_method=StripeCollectionMethod(method) if method else None,
+            aws_product_code=data.get("awsProductCode"),
+            aws_region=data.get("awsRegion"),
+            aws_is_subscription_product=data.get("awsIsSubscriptionProduct"),
+        )
+
+
+@strawberry.type
+class BillingProviderConfiguration:
+    billing_provider: BillingProviderType
+    delivery_method: DeliveryMethod | None
+    delivery_method_id: str | None
+    configuration: JSON
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BillingProviderConfiguration:
+        method = data.get("deliveryMethod")
+        return cls(
+            billing_provider=BillingProviderType(data["billingProvider"]),
+            delivery_method=DeliveryMethod(method) if method else None,
+            delivery_method_id=data.get("deliveryMethodId"),
+            configuration=cast(JSON, data.get("configuration") or {}),
+        )
+
+
+@strawberry.type
+class CustomerConfig:
+    salesforce_account_id: str | None
+    leave_stripe_invoices_in_draft: bool | None
+
+
+@strawberry.type
+class BillableStatus:
+    value: BillableStatusValue
+    effective_at: datetime
+
+
+@strawberry.federation.type(keys=["id"], description="An end-customer of the tenant.")
+class Customer(Node):
+    id: strawberry.ID
+    handle: str | None
+    external_id: str | None
+    account_type: AccountType
+    display_name: str = strawberry.field(description="At most 160 characters (longer is cut).")
+    company_name: str | None = strawberry.field(description="At most 200 characters.")
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    country_code: str | None = strawberry.field(description="ISO 3166-1 alpha-2.")
+    currency: str | None = strawberry.field(description="ISO 4217.")
+    locale: str | None = strawberry.field(description="BCP 47 language tag.")
+    timezone: str | None = strawberry.field(description="IANA time zone.")
+    industry: str | None
+    description: str | None
+    runbook: str | None
+    custom_fields: list[CustomField]
+    billing_config: BillingConfig | None
+    billing_provider_configurations: list[BillingProviderConfiguration]
+    config: CustomerConfig
+    stripe_customer_id: str | None
+    billable_status: BillableStatus
+    version: int = strawberry.field(description="Bumped by every change; see expectedVersion.")
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    is_archived: bool
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="Names usage events may use for this customer.")
+    async def ingest_aliases(self, info: Info) -> list[str]:
+        return await info.context.loaders.ingest_aliases_by_customer_id.load(self.pk)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Customer:
+        """Build from a row of customer columns (or a Customer model instance)."""
+        from domain.ids import encode_global_id
+
+        return cls(
+            id=strawberry.ID(encode_global_id("Customer", row.id)),
+            pk=row.id,
+            handle=row.handle,
+            external_id=row.external_id,
+            account_type=AccountType(row.account_type),
+            display_name=row.display_name,
+            company_name=row.company_name,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            phone=row.phone,
+            country_code=row.country_code,
+            currency=row.currency,
+            locale=row.locale,
+            timezone=row.timezone,
+            industry=row.industry,
+            description=row.description,
+            runbook=row.runbook,
+            custom_fields=[
+                CustomField(key=k, value=v) for k, v in sorted(row.custom_fields.items())
+            ],
+            billing_config=BillingConfig.from_json(row.billing_config),
+            billing_provider_configurations=[
+                BillingProviderConfiguration.from_json(item)
+                for item in row.billing_provider_configurations
+            ],
+            config=CustomerConfig(
+                salesforce_account_id=row.salesforce_account_id,
+                leave_stripe_invoices_in_draft=row.leave_stripe_invoices_in_draft,
+            ),
+            stripe_customer_id=row.stripe_customer_id,
+            billable_status=BillableStatus(
+                value=BillableStatusValue(row.billable_status),
+                effective_at=row.billable_status_effective_at,
+            ),
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            archived_at=row.archived_at,
+            is_archived=row.archived_at is not None,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer | None:
+        row = await resolve.resolve_customer(info.context, id=str(id))
+        return None if row is None else cls.from_row(row)
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    nodes: list[Customer]
+    page_info: PageInfo
+    page: strawberry.Private[Page]
+
+    @strawberry.field(description="How many customers match, over all pages (one COUNT).")
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+    @classmethod
+    def from_page(cls, page: Page) -> CustomerConnection:
+        nodes = [Customer.from_row(row) for row in page.rows]
+        edges = [CustomerEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
+        return cls(edges=edges, nodes=nodes, page_info=PageInfo.from_page(page), page=page)
+
+
+@strawberry.input
+class CustomerOrder:
+    field: CustomerOrderField
+    direction: SortDirection
+
+
+@strawberry.input
+class CustomFieldInput:
+    key: str = strawberry.field(description="[A-Za-z0-9_-]{1,64}, unique per customer.")
+    value: str = strawberry.field(description="At most 1,000 characters.")
+
+
+@strawberry.input
+class BillingConfigInput:
+    billing_provider_type: BillingProviderType
+    billing_provider_customer_id: str
+    stripe_collection_method: StripeCollectionMethod | None = None
+    aws_product_code: str | None = None
+    aws_region: str | None = None
+    aws_is_subscription_product: bool | None = None
+
+
+@strawberry.input
+class BillingProviderConfigurationInput:
+    billing_provider: BillingProviderType
+    delivery_method: DeliveryMethod | None = None
+    delivery_method_id: str | None = None
+    configuration: JSON | None = None
+
+
+@strawberry.input
+class CustomerConfigInput:
+    salesforce_account_id: str | None = strawberry.UNSET
+    leave_stripe_invoices_in_draft: bool | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateCustomerInput:
+    handle: str | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
+    ingest_aliases: list[str] | None = strawberry.UNSET
+    account_type: AccountType | None = AccountType.BUSINESS
+    display_name: str | None = strawberry.UNSET
+    company_name: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    country_code: str | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    runbook: str | None = strawberry.UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.UNSET
+    billing_config: BillingConfigInput | None = strawberry.UNSET
+    billing_provider_configurations: list[BillingProviderConfigurationInput] | None = (
+        strawberry.UNSET
+    )
+    config: CustomerConfigInput | None = strawberry.UNSET
+    stripe_customer_id: str | None = strawberry.UNSET
+
+
+@strawberry.input(
+    description="Omitted fields are unchanged, explicit nulls clear. With updateMask only the "
+    "listed fields change and a listed field not given is cleared (AIP-134)."
+)
+class UpdateCustomerInput:
+    id: strawberry.ID
+    expected_version: int | None = strawberry.UNSET
+    update_mask: list[str] | None = strawberry.UNSET
+    handle: str | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
+    account_type: AccountType | None = strawberry.UNSET
+    display_name: str | None = strawberry.UNSET
+    company_name: str | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    country_code: str | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    industry: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    runbook: str | None = strawberry.UNSET
+    custom_fields: list[CustomFieldInput] | None = strawberry.UNSET
+    billing_config: BillingConfigInput | None = strawberry.UNSET
+    billing_provider_configurations: list[BillingProviderConfigurationInput] | None = (
+        strawberry.UNSET
+    )
+    stripe_customer_id: str | None = strawberry.UNSET
+    billable_status: BillableStatusValue | None = strawberry.UNSET
+
+
+@strawberry.input
+class SetCustomerNameInput:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.input
+class SetCustomerIngestAliasesInput:
+    id: strawberry.ID
+    ingest_aliases: list[str]
+
+
+@strawberry.input
+class UpdateCustomerConfigInput:
+    id: strawberry.ID
+    salesforce_account_id: str | None = strawberry.UNSET
+    leave_stripe_invoices_in_draft: bool | None = strawberry.UNSET
+
+
+@strawberry.input
+class ArchiveCustomerInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class RestoreCustomerInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CreateCustomerPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UpdateCustomerPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ArchiveCustomerPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RestoreCustomerPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+def _customer_and_errors(outcome: Outcome) -> dict[str, Any]:
+    customer = None if outcome.customer is None else Customer.from_row(outcome.customer)
+    return {"customer": customer, "user_errors": user_errors(outcome.problems)}
+
+
+# ---------------------------------------------------------------- root fields
+
+Arg = strawberry.argument
+
+
+async def customer(
+    info: Info,
+    id: strawberry.ID | None = None,
+    handle: str | None = None,
+    external_id: str | None = None,
+    ingest_alias: str | None = None,
+) -> Customer | None:
+    """One customer by exactly one key. Archived customers are found by id only."""
+    row = await resolve.resolve_customer(
+        info.context, id=id, handle=handle, external_id=external_id, ingest_alias=ingest_alias
+    )
+    return None if row is None else Customer.from_row(row)
+
+
+async def customers(
+    info: Info,
+    first: Annotated[int | None, Arg(description="At most 100; default 20.")] = None,
+    after: str | None = None,
+    last: Annotated[int | None, Arg(description="At most 100.")] = None,
+    before: str | None = None,
+    filter: Annotated[
+        str | None, Arg(description='AIP-160 filter, e.g. display_name : "*acme*".')
+    ] = None,
+    search: Annotated[
+        str | None, Arg(description="Substring of email, display or company name.")
+    ] = None,
+    ids: Annotated[list[strawberry.ID] | None, Arg(description="At most 100 IDs.")] = None,
+    ingest_alias: str | None = None,
+    salesforce_account_ids: list[str] | None = None,
+    archived: ArchivedFilter | None = ArchivedFilter.ACTIVE,
+    order_by: Annotated[CustomerOrder | None, Arg(description="Default: CREATED_AT DESC.")] = None,
+) -> CustomerConnection:
+    """A page of the tenant's customers."""
+    query = CustomerQuery(
+        page=PageArgs(first=first, after=after, last=last, before=before),
+        filter=filter,
+        search=search,
+        ids=[str(value) for value in ids] if ids is not None else None,
+        ingest_alias=ingest_alias,
+        salesforce_account_ids=salesforce_account_ids,
+        archived=(archived or ArchivedFilter.ACTIVE).value,
+        order_field=order_by.field.value if order_by else "CREATED_AT",
+        order_direction=order_by.direction.value if order_by else "DESC",
+    )
+    return CustomerConnection.from_page(await resolve.resolve_customers(info.context, query))
+
+
+async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:
+    outcome = await resolve.create_customer(info.context, input_dict(input))
+    return CreateCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def update_customer(info: Info, input: UpdateCustomerInput) -> UpdateCustomerPayload:
+    outcome = await resolve.update_customer(info.context, input_dict(input))
+    return UpdateCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def set_customer_name(info: Info, input: SetCustomerNameInput) -> UpdateCustomerPayload:
+    outcome = await resolve.set_customer_name(info.context, str(input.id), input.name)
+    return UpdateCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def set_customer_ingest_aliases(
+    info: Info, input: SetCustomerIngestAliasesInput
+) -> UpdateCustomerPayload:
+    outcome = await resolve.set_customer_ingest_aliases(
+        info.context, str(input.id), list(input.ingest_aliases)
+    )
+    return UpdateCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def update_customer_config(
+    info: Info, input: UpdateCustomerConfigInput
+) -> UpdateCustomerPayload:
+    outcome = await resolve.update_customer_config(info.context, input_dict(input))
+    return UpdateCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def archive_customer(info: Info, input: ArchiveCustomerInput) -> ArchiveCustomerPayload:
+    outcome = await resolve.archive_customer(info.context, str(input.id))
+    return ArchiveCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def restore_customer(info: Info, input: RestoreCustomerInput) -> RestoreCustomerPayload:
+    outcome = await resolve.restore_customer(info.context, str(input.id))
+    return RestoreCustomerPayload(**_customer_and_errors(outcome))
