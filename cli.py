@@ -99,7 +99,13 @@ def export_schema() -> None:
 
 
 def main() -> None:
-    cli()
+    from resolvers.admin import AdminError
+
+    try:
+        cli()
+    except AdminError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
