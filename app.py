@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +21,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from models.db import UnitOfWork, make_engine, make_sessionmaker
 from resolvers.auth import find_principal, key_from_headers, organization_matches
@@ -29,6 +34,8 @@ from settings import Settings, get_settings
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
 UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
+# A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
+JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> Response:
@@ -54,6 +61,44 @@ class CustomerGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # orjson.JSONDecodeError keeps Strawberry's 400
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry takes any JSON body for an object; a bare string, number, `null` or
+        `true` would crash it (HTTP 500), so it is a 400 here. Starlette caches the body."""
+        is_json = "application/json" in (request.content_type or "")
+        if (
+            request.method == "POST"
+            and is_json
+            and not JSON_CONTAINER.match(await request.get_body())
+        ):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A mutation sent with GET is 405 Method Not Allowed (GraphQL over HTTP), not 400."""
+        try:
+            return await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from error
+            raise
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = request.scope["state"]["principal"]

@@ -38,6 +38,6 @@ def decode_int_id(global_id: str, type_name: str) -> int | None:
     decoded_type, key = decode_global_id(global_id)
     if decoded_type != type_name:
         return None
-    if not key.isdigit() or len(key) > 18:
+    if not (key.isascii() and key.isdigit()) or len(key) > 18:
         raise BadUserInput("Malformed ID")
     return int(key)

@@ -49,6 +49,10 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0)
     )
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_engine(url: str) -> AsyncEngine:
     path = url.split(":///", 1)[-1]
     if path and path != ":memory:":
@@ -59,6 +63,9 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see the "begin" hook below).
         dbapi_connection.isolation_level = None
+        # SQLite's lower() folds ASCII only; PostgreSQL's folds all of Unicode. Case-blind
+        # search, filters and the lower(...) unique indexes must agree on both.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")

@@ -77,7 +77,6 @@ def organization_matches(principal: Principal, organization_id: str | None) -> b
     from domain.ids import encode_global_id
 
     candidate = organization_id.strip()
-    return candidate in (
-        str(principal.tenant_id),
-        encode_global_id("Tenant", str(principal.tenant_id)),
-    )
+    tenant_id = str(principal.tenant_id)  # canonical: lower case, hyphenated
+    # UUIDs compare case-insensitively (RFC 9562); global IDs are case-sensitive.
+    return candidate.lower() == tenant_id or candidate == encode_global_id("Tenant", tenant_id)

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_
+from sqlalchemy import Boolean, ColumnElement, and_, exists, false, func, literal, not_, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from domain.errors import BadUserInput
 from domain.filters import And, Comparison, FilterSyntaxError, Node, Not, Or, parse_filter
@@ -58,6 +61,43 @@ def _like_pattern(value: str) -> str:
     return escaped.replace("*", "%")
 
 
+def _glob_pattern(value: str) -> str:
+    """SQLite GLOB pattern for `*` wildcards; GLOB's own metacharacters made literal."""
+    parts = ["".join(f"[{c}]" if c in "?[" else c for c in part) for part in value.split("*")]
+    return "*".join(parts)
+
+
+class _WildcardMatch(FunctionElement[bool]):
+    """`column` matches a value with `*` wildcards, case-sensitively on every database.
+
+    Arguments: the column, its LIKE pattern and its GLOB pattern. SQLite's LIKE ignores
+    ASCII case, so SQLite uses GLOB (case-sensitive); the others use LIKE.
+    """
+
+    type = Boolean()
+    name = "wildcard_match"
+    inherit_cache = True
+
+
+@compiles(_WildcardMatch)
+def _compile_wildcard_match(element: _WildcardMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    column, like, _ = list(element.clauses)
+    return compiler.process(column.like(like, escape="\\"), **kw)
+
+
+@compiles(_WildcardMatch, "sqlite")
+def _compile_wildcard_match_sqlite(
+    element: _WildcardMatch, compiler: SQLCompiler, **kw: Any
+) -> str:
+    column, _, glob = list(element.clauses)
+    return compiler.process(column.op("GLOB", is_comparison=True)(glob), **kw)
+
+
+def _wildcard_match(column: Any, value: str) -> ColumnElement[bool]:
+    patterns = (literal(_like_pattern(value)), literal(_glob_pattern(value)))
+    return _WildcardMatch(column, *patterns)
+
+
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op == "!=":
         return or_(column.is_(None), column != value)
@@ -78,7 +118,8 @@ def _string(column: Any, comparison: Comparison) -> ColumnElement[bool]:
         pattern = _like_pattern(value.lower())
         return and_(column.is_not(None), func.lower(column).like(pattern, escape="\\"))
     if "*" in value and op in ("=", "!="):
-        matched = and_(column.is_not(None), column.like(_like_pattern(value), escape="\\"))
+        # Case-sensitive like `=` without wildcards (SQLite's LIKE alone would ignore case).
+        matched = and_(column.is_not(None), _wildcard_match(column, value))
         return matched if op == "=" else not_(matched)
     return _compare(column, op, value)
 
@@ -98,10 +139,15 @@ def _timestamp(column: Any, comparison: Comparison) -> ColumnElement[bool]:
 def _alias(comparison: Comparison) -> ColumnElement[bool]:
     if comparison.op not in ("=", "!=", ":"):
         raise _error(comparison, "ingest_aliases takes =, != or :")
-    matched = exists().where(
-        CustomerIngestAlias.customer_id == Customer.id,
-        func.lower(CustomerIngestAlias.alias) == comparison.value.lower(),
-    )
+    # Aliases are unique case-insensitively, so every comparison ignores case; `:` and a
+    # value with `*` match wildcards like the string fields do.
+    alias, value = func.lower(CustomerIngestAlias.alias), comparison.value.lower()
+    condition: ColumnElement[bool]
+    if comparison.op == ":" or "*" in value:
+        condition = alias.like(_like_pattern(value), escape="\\")
+    else:
+        condition = alias == value
+    matched = exists().where(CustomerIngestAlias.customer_id == Customer.id, condition)
     return not_(matched) if comparison.op == "!=" else matched
 
 

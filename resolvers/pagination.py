@@ -80,21 +80,33 @@ class Page:
     count: Callable[[], Awaitable[int]] = field(repr=False)
 
 
-def page_statement(
+def keyset_where(
     statement: Select[Any], key: SortKey, args: PageArgs, secret: bytes
-) -> tuple[Select[Any], int, bool]:
-    """The bounded statement for one page, its size and whether it runs backward."""
-    size, backward = args.size()
+) -> Select[Any]:
+    """Only rows past `after` and before `before`, compared as (sort key, id) tuples."""
     columns = tuple_(*key.columns)
-    descending = key.descending != backward
     for cursor, after in ((args.after, True), (args.before, False)):
         if cursor is None:
             continue
         values = tuple_(*key.from_cursor(secret, cursor))
         ahead = after != key.descending
         statement = statement.where(columns > values if ahead else columns < values)
-    order = [c.desc() if descending else c.asc() for c in key.columns]
-    return statement.order_by(*order).limit(size + 1), size, backward
+    return statement
+
+
+def keyset_order(key: SortKey, backward: bool) -> list[Any]:
+    """The ORDER BY of a page: the key's direction, reversed when paging backward."""
+    descending = key.descending != backward
+    return [c.desc() if descending else c.asc() for c in key.columns]
+
+
+def page_statement(
+    statement: Select[Any], key: SortKey, args: PageArgs, secret: bytes
+) -> tuple[Select[Any], int, bool]:
+    """The bounded statement for one page, its size and whether it runs backward."""
+    size, backward = args.size()
+    statement = keyset_where(statement, key, args, secret)
+    return statement.order_by(*keyset_order(key, backward)).limit(size + 1), size, backward
 
 
 def build_page(
