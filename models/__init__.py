@@ -1,7 +1,22 @@
 """SQLAlchemy models, engine and session setup, the unit of work and the tenancy guard."""
 
 from models.base import Base, TenantOwned
+from models.billing import BillableMetric
 from models.customers import Customer, CustomerIngestAlias
+from models.instances import Instance
+from models.plans import Plan, PlanCharge, Subscription
 from models.tenants import ApiKey, Tenant
 
-__all__ = ["ApiKey", "Base", "Customer", "CustomerIngestAlias", "Tenant", "TenantOwned"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "BillableMetric",
+    "Customer",
+    "CustomerIngestAlias",
+    "Instance",
+    "Plan",
+    "PlanCharge",
+    "Subscription",
+    "Tenant",
+    "TenantOwned",
+]

@@ -20,7 +20,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.uow)
+        self.loaders = Loaders(self.uow, self.secret)
 
 
 Info = StrawberryInfo[Context, Any]

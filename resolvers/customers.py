@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.customers import (
@@ -21,22 +20,14 @@ from domain.ids import decode_int_id
 from domain.problems import Code, Problem, Rejected, text_problem
 from models import Customer, CustomerIngestAlias
 from models.base import utcnow
-from models.db import unique_violation_field
 from resolvers.context import Context
 from resolvers.filters import compile_filter
-from resolvers.loaders import CUSTOMER_COLUMNS
+from resolvers.mutations import Result, locked, run_mutation
 from resolvers.pagination import Page, PageArgs, SortKey, build_page, page_statement
+from resolvers.specs import CUSTOMER_COLUMNS
 
 MAX_IDS = 100
 ID_FIELD = ("input", "id")
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a mutation answers: the customer, or the problems (and nothing written)."""
-
-    customer: Any = None
-    problems: list[Problem] = field(default_factory=list)
 
 
 def _text_arg(value: str, name: str, max_length: int = 1000) -> str:
@@ -177,21 +168,12 @@ async def resolve_customers(ctx: Context, query: CustomerQuery) -> Page:
 Work = Callable[[AsyncSession], Awaitable[Customer]]
 
 
-async def _mutate(ctx: Context, work: Work) -> Outcome:
-    """Run one mutation in its own transaction; problems and unique violations roll it back."""
-    try:
-        async with ctx.uow.write() as session:
-            customer = await work(session)
-            await session.flush()
-    except Rejected as rejected:
-        return Outcome(None, rejected.problems)
-    except IntegrityError as error:
-        name = unique_violation_field(error)
-        if name is None:
-            raise
-        return Outcome(None, [Problem(Code.TAKEN, ("input", name), f"This {name} is taken")])
-    ctx.loaders.customer_by_id.clear(customer.id).prime(customer.id, customer)
-    return Outcome(customer)
+async def _mutate(ctx: Context, work: Work) -> Result:
+    """One mutation in its own transaction; the changed customer replaces any loaded copy."""
+    result = await run_mutation(ctx, work)
+    if result.row is not None:
+        ctx.loaders.prime_customers([result.row])
+    return result
 
 
 def _config_columns(config: dict[str, Any] | None) -> tuple[dict[str, Any], list[Problem]]:
@@ -200,8 +182,11 @@ def _config_columns(config: dict[str, Any] | None) -> tuple[dict[str, Any], list
     return clean_fields(config, ("input", "config"))
 
 
-async def create_customer(ctx: Context, values: dict[str, Any]) -> Outcome:
+async def create_customer(ctx: Context, values: dict[str, Any]) -> Result:
     ctx.principal.require("write:customers")
+    # A new customer has nothing to clear: an explicit null is the same as omitting the field
+    # (so a null displayName is derived, a null accountType takes its default).
+    values = {name: value for name, value in values.items() if value is not None}
     columns, problems = clean_fields(values)
     config, config_problems = _config_columns(values.get("config"))
     problems += config_problems
@@ -210,7 +195,7 @@ async def create_customer(ctx: Context, values: dict[str, Any]) -> Outcome:
         message = "Give a displayName, a companyName or a first and last name"
         problems.append(Problem(Code.REQUIRED, ("input", "displayName"), message))
     if problems:
-        return Outcome(None, problems)
+        return Result(None, problems)
     aliases: list[str] = columns.pop("ingest_aliases", None) or []
     columns = {k: v for k, v in columns.items() if v is not None}
 
@@ -241,13 +226,7 @@ def _add_aliases(session: AsyncSession, ctx: Context, customer_id: int, aliases:
 
 async def _locked_customer(session: AsyncSession, global_id: str, *, changing: bool) -> Customer:
     """The customer to change, locked for the transaction; NOT_FOUND or ARCHIVED otherwise."""
-    pk = decode_int_id(global_id, "Customer")
-    customer = None
-    if pk is not None:
-        statement = select(Customer).where(Customer.id == pk).with_for_update()
-        customer = (await session.execute(statement)).scalar_one_or_none()
-    if customer is None:
-        raise Rejected([Problem(Code.NOT_FOUND, ID_FIELD, "No customer has this ID")])
+    customer: Customer = await locked(session, Customer, global_id, "Customer", ID_FIELD)
     if changing and customer.archived_at is not None:
         message = "This customer is archived; restore it first"
         raise Rejected([Problem(Code.ARCHIVED, ID_FIELD, message)])
@@ -259,13 +238,13 @@ def _bump(customer: Customer) -> None:
     customer.updated_at = utcnow()
 
 
-async def update_customer(ctx: Context, values: dict[str, Any]) -> Outcome:
+async def update_customer(ctx: Context, values: dict[str, Any]) -> Result:
     ctx.principal.require("write:customers")
     fields, problems = apply_update_mask(values, values.get("updateMask"))
     columns, field_problems = clean_fields(fields)
     problems += field_problems
     if problems:
-        return Outcome(None, problems)
+        return Result(None, problems)
     expected = values.get("expectedVersion")
 
     async def work(session: AsyncSession) -> Customer:
@@ -273,19 +252,25 @@ async def update_customer(ctx: Context, values: dict[str, Any]) -> Outcome:
         if expected is not None and expected != customer.version:
             message = f"expectedVersion {expected} is not the current version {customer.version}"
             raise Rejected([Problem(Code.CONFLICT, ("input", "expectedVersion"), message)])
-        for column, value in billable_status_change(columns, utcnow()).items():
+        changes = columns
+        if columns.get("billable_status") != customer.billable_status:
+            # Only a real change of billable status moves its effective time.
+            changes = billable_status_change(columns, utcnow())
+        changed = {k: v for k, v in changes.items() if getattr(customer, k) != v}
+        for column, value in changed.items():
             setattr(customer, column, value)
-        _bump(customer)
+        if changed:
+            _bump(customer)
         return customer
 
     return await _mutate(ctx, work)
 
 
-async def set_customer_name(ctx: Context, global_id: str, name: str) -> Outcome:
+async def set_customer_name(ctx: Context, global_id: str, name: str) -> Result:
     ctx.principal.require("write:customers")
     columns, problems = clean_fields({"displayName": name})
     if problems:
-        return Outcome(None, [Problem(p.code, ("input", "name"), p.message) for p in problems])
+        return Result(None, [Problem(p.code, ("input", "name"), p.message) for p in problems])
 
     async def work(session: AsyncSession) -> Customer:
         customer = await _locked_customer(session, global_id, changing=True)
@@ -297,11 +282,11 @@ async def set_customer_name(ctx: Context, global_id: str, name: str) -> Outcome:
     return await _mutate(ctx, work)
 
 
-async def set_customer_ingest_aliases(ctx: Context, global_id: str, aliases: list[str]) -> Outcome:
+async def set_customer_ingest_aliases(ctx: Context, global_id: str, aliases: list[str]) -> Result:
     ctx.principal.require("write:customers")
     _, problems = clean_fields({"ingestAliases": aliases})
     if problems:
-        return Outcome(None, problems)
+        return Result(None, problems)
 
     async def work(session: AsyncSession) -> Customer:
         customer = await _locked_customer(session, global_id, changing=True)
@@ -320,16 +305,16 @@ async def set_customer_ingest_aliases(ctx: Context, global_id: str, aliases: lis
         return customer
 
     outcome = await _mutate(ctx, work)
-    if outcome.customer is not None:
-        ctx.loaders.ingest_aliases_by_customer_id.clear(outcome.customer.id)
+    if outcome.row is not None:
+        ctx.loaders.ingest_aliases_by_customer_id.clear(outcome.row.id)
     return outcome
 
 
-async def update_customer_config(ctx: Context, values: dict[str, Any]) -> Outcome:
+async def update_customer_config(ctx: Context, values: dict[str, Any]) -> Result:
     ctx.principal.require("write:customers")
     columns, problems = clean_fields(values)
     if problems:
-        return Outcome(None, problems)
+        return Result(None, problems)
 
     async def work(session: AsyncSession) -> Customer:
         customer = await _locked_customer(session, values["id"], changing=True)
@@ -351,7 +336,7 @@ async def _set_aliases_active(session: AsyncSession, customer_id: int, active: b
     )
 
 
-async def archive_customer(ctx: Context, global_id: str) -> Outcome:
+async def archive_customer(ctx: Context, global_id: str) -> Result:
     ctx.principal.require("write:customers")
 
     async def work(session: AsyncSession) -> Customer:
@@ -365,7 +350,7 @@ async def archive_customer(ctx: Context, global_id: str) -> Outcome:
     return await _mutate(ctx, work)
 
 
-async def restore_customer(ctx: Context, global_id: str) -> Outcome:
+async def restore_customer(ctx: Context, global_id: str) -> Result:
     ctx.principal.require("write:customers")
 
     async def work(session: AsyncSession) -> Customer:

@@ -1,7 +1,8 @@
 """Every per-request DataLoader, held by one `Loaders` object built in `get_context()`.
 
 Loaders answer in key order with None or an empty list for misses; their statements go
-through the request's unit of work, so the tenancy guard scopes every batch.
+through the request's unit of work, so the tenancy guard scopes every batch. Read paths
+select columns (rows), never ORM entities.
 """
 
 from __future__ import annotations
@@ -12,57 +13,153 @@ from functools import cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Row, select
+from sqlalchemy import func, select
 
-from models import Customer, CustomerIngestAlias
+from models import Customer, CustomerIngestAlias, Instance, PlanCharge, Subscription
 from models.db import UnitOfWork
+from resolvers.children import ChildCountLoader, ChildPageLoader, ChildSpec
+from resolvers.specs import (
+    ACTIVE_STATUSES,
+    CHARGE_COLUMNS,
+    CUSTOMER_COLUMNS,
+    CUSTOMER_INSTANCES,
+    CUSTOMER_METRICS,
+    CUSTOMER_SUBSCRIPTIONS,
+    INSTANCE_COLUMNS,
+    METRIC_COLUMNS,
+    PLAN_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+)
 
-CUSTOMER_COLUMNS = tuple(getattr(Customer, column.key) for column in Customer.__table__.columns)
+
+class RowByIdLoader(DataLoader[int, Any]):
+    """`<Row>ByIdLoader`: rows of one table by primary key."""
+
+    def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.uow, self.columns = uow, columns
+        self.id = columns[0].class_.id
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
+        result = await self.uow.execute(select(*self.columns).where(self.id.in_(keys)))
+        found = {row.id: row for row in result}
+        return [found.get(key) for key in keys]
 
 
-class CustomerByIdLoader(DataLoader[int, Any]):
+class RowsByParentLoader(DataLoader[int, list[Any]]):
+    """All child rows of each parent, in a fixed order (small lists: charges, aliases)."""
+
+    def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...], parent: Any, order: Any) -> None:
+        super().__init__()
+        self.uow, self.columns, self.parent, self.order = uow, columns, parent, order
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Any]]:
+        statement = (
+            select(*self.columns).where(self.parent.in_(keys)).order_by(self.parent, self.order)
+        )
+        children: dict[int, list[Any]] = defaultdict(list)
+        name = self.parent.key
+        for row in await self.uow.execute(statement):
+            children[getattr(row, name)].append(row)
+        return [children.get(key, []) for key in keys]
+
+
+class CustomerStatsByIdLoader(DataLoader[int, Any]):
+    """All five per-customer counts for a page of customers in one statement."""
+
     def __init__(self, uow: UnitOfWork) -> None:
         super().__init__()
         self.uow = uow
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
-        result = await self.uow.execute(select(*CUSTOMER_COLUMNS).where(Customer.id.in_(keys)))
-        found = {row.id: row for row in result}
+        sub, inst = Subscription, Instance
+        mine = sub.customer_id == Customer.id
+        statement = select(
+            Customer.id,
+            select(func.count(sub.id)).where(mine).scalar_subquery().label("subscriptions"),
+            select(func.count(sub.id))
+            .where(mine, sub.status.in_(ACTIVE_STATUSES))
+            .scalar_subquery()
+            .label("active_subscriptions"),
+            select(sub.status)
+            .where(mine)
+            .order_by(sub.started_at.desc(), sub.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("latest_status"),
+            select(func.count(inst.id))
+            .where(inst.customer_id == Customer.id, inst.status != "TERMINATED")
+            .scalar_subquery()
+            .label("instances"),
+            select(func.count(inst.id))
+            .where(inst.customer_id == Customer.id, inst.status == "RUNNING")
+            .scalar_subquery()
+            .label("running_instances"),
+        ).where(Customer.id.in_(keys))
+        found = {row.id: row for row in await self.uow.execute(statement)}
         return [found.get(key) for key in keys]
-
-
-class IngestAliasesByCustomerIdLoader(DataLoader[int, list[str]]):
-    def __init__(self, uow: UnitOfWork) -> None:
-        super().__init__()
-        self.uow = uow
-
-    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[str]]:
-        statement = (
-            select(CustomerIngestAlias.customer_id, CustomerIngestAlias.alias)
-            .where(CustomerIngestAlias.customer_id.in_(keys))
-            .order_by(CustomerIngestAlias.customer_id, CustomerIngestAlias.id)
-        )
-        aliases: dict[int, list[str]] = defaultdict(list)
-        for row in await self.uow.execute(statement):
-            aliases[row.customer_id].append(row.alias)
-        return [aliases.get(key, []) for key in keys]
 
 
 class Loaders:
     """Built lazily: a request pays only for the loaders its query touches."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, secret: bytes) -> None:
         self.uow = uow
+        self.secret = secret
 
     @cached_property
-    def customer_by_id(self) -> CustomerByIdLoader:
-        return CustomerByIdLoader(self.uow)
+    def customer_by_id(self) -> RowByIdLoader:
+        return RowByIdLoader(self.uow, CUSTOMER_COLUMNS)
 
     @cached_property
-    def ingest_aliases_by_customer_id(self) -> IngestAliasesByCustomerIdLoader:
-        return IngestAliasesByCustomerIdLoader(self.uow)
+    def plan_by_id(self) -> RowByIdLoader:
+        return RowByIdLoader(self.uow, PLAN_COLUMNS)
 
-    def prime_customers(self, rows: Sequence[Row[Any]]) -> None:
-        loader = self.customer_by_id
+    @cached_property
+    def subscription_by_id(self) -> RowByIdLoader:
+        return RowByIdLoader(self.uow, SUBSCRIPTION_COLUMNS)
+
+    @cached_property
+    def instance_by_id(self) -> RowByIdLoader:
+        return RowByIdLoader(self.uow, INSTANCE_COLUMNS)
+
+    @cached_property
+    def billable_metric_by_id(self) -> RowByIdLoader:
+        return RowByIdLoader(self.uow, METRIC_COLUMNS)
+
+    @cached_property
+    def ingest_aliases_by_customer_id(self) -> RowsByParentLoader:
+        columns = (CustomerIngestAlias.customer_id, CustomerIngestAlias.alias)
+        parent = CustomerIngestAlias.customer_id
+        return RowsByParentLoader(self.uow, columns, parent, CustomerIngestAlias.id)
+
+    @cached_property
+    def charges_by_plan_id(self) -> RowsByParentLoader:
+        return RowsByParentLoader(self.uow, CHARGE_COLUMNS, PlanCharge.plan_id, PlanCharge.position)
+
+    @cached_property
+    def customer_stats_by_id(self) -> CustomerStatsByIdLoader:
+        return CustomerStatsByIdLoader(self.uow)
+
+    def _pages(self, spec: ChildSpec) -> tuple[ChildPageLoader, ChildCountLoader]:
+        counts = ChildCountLoader(self.uow, spec)
+        return ChildPageLoader(self.uow, spec, self.secret, counts), counts
+
+    @cached_property
+    def subscription_page_by_customer_id(self) -> ChildPageLoader:
+        return self._pages(CUSTOMER_SUBSCRIPTIONS)[0]
+
+    @cached_property
+    def instance_page_by_customer_id(self) -> ChildPageLoader:
+        return self._pages(CUSTOMER_INSTANCES)[0]
+
+    @cached_property
+    def billable_metric_page_by_customer_id(self) -> ChildPageLoader:
+        return self._pages(CUSTOMER_METRICS)[0]
+
+    def prime(self, loader: RowByIdLoader, rows: Sequence[Any]) -> None:
         for row in rows:
-            loader.prime(row.id, row)
+            loader.clear(row.id).prime(row.id, row)
+
+    def prime_customers(self, rows: Sequence[Any]) -> None:
+        self.prime(self.customer_by_id, rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal as PyDecimal
 from functools import partial
 from typing import Any
 
@@ -10,13 +11,16 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.federation import Schema
 
+from schema.billing import BillableMetric
 from schema.customers import Customer
 from schema.errors import MaskUnexpectedErrors
+from schema.instances import Instance
+from schema.plans import Plan, Subscription
 from schema.roots import Mutation, Query
-from schema.scalars import DateTime
+from schema.scalars import DateTime, Decimal
 from schema.tenants import Tenant
 
-ENTITIES = [Customer, Tenant]
+ENTITIES = [Customer, Tenant, Plan, Subscription, Instance, BillableMetric]
 
 
 class CustomerGraphSchema(Schema):
@@ -29,7 +33,7 @@ def build_schema() -> Schema:
         query=Query,
         mutation=Mutation,
         types=ENTITIES,
-        scalar_overrides={datetime: DateTime},
+        scalar_overrides={datetime: DateTime, PyDecimal: Decimal},
         extensions=[
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),

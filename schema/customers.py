@@ -10,11 +10,18 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import customers as resolve
+from resolvers.children import ChildKey
 from resolvers.context import Info
-from resolvers.customers import CustomerQuery, Outcome
+from resolvers.customers import CustomerQuery
+from resolvers.mutations import Result
 from resolvers.pagination import Page, PageArgs
+from schema.billing import BillableMetric
+from schema.common import CustomField, CustomFieldInput
+from schema.connections import Connection, connection
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
+from schema.instances import Instance, InstanceStatus
+from schema.plans import Subscription, SubscriptionStatus
 from schema.relay import Node, PageInfo
 
 
@@ -75,12 +82,6 @@ class CustomerOrderField(Enum):
 class SortDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
-
-
-@strawberry.type
-class CustomField:
-    key: str
-    value: str
 
 
 @strawberry.type
@@ -171,7 +172,82 @@ class Customer(Node):
 
     @strawberry.field(description="Names usage events may use for this customer.")
     async def ingest_aliases(self, info: Info) -> list[str]:
-        return await info.context.loaders.ingest_aliases_by_customer_id.load(self.pk)
+        rows = await info.context.loaders.ingest_aliases_by_customer_id.load(self.pk)
+        return [row.alias for row in rows]
+
+    @strawberry.field(description="Newest first (by startedAt). first/last at most 100.")
+    async def subscriptions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        status: list[SubscriptionStatus] | None = None,
+    ) -> Connection[Subscription]:
+        statuses = None if status is None else tuple(sorted({s.value for s in status}))
+        key = ChildKey(self.pk, PageArgs(first, after, last, before), (statuses,))
+        page = await info.context.loaders.subscription_page_by_customer_id.load(key)
+        return connection(page, Subscription.from_row)
+
+    @strawberry.field(description="Newest first (by createdAt). first/last at most 100.")
+    async def instances(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        status: list[InstanceStatus] | None = None,
+    ) -> Connection[Instance]:
+        statuses = None if status is None else tuple(sorted({s.value for s in status}))
+        key = ChildKey(self.pk, PageArgs(first, after, last, before), (statuses,))
+        page = await info.context.loaders.instance_page_by_customer_id.load(key)
+        return connection(page, Instance.from_row)
+
+    @strawberry.field(
+        description="Metrics charged by the plans of this customer's subscriptions (only "
+        "ACTIVE or TRIALING ones with onCurrentPlan), newest first. Needs read:billing."
+    )
+    async def billable_metrics(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        include_archived: bool | None = False,
+        on_current_plan: bool | None = False,
+    ) -> Connection[BillableMetric]:
+        info.context.principal.require("read:billing")
+        filters = (bool(include_archived), bool(on_current_plan))
+        key = ChildKey(self.pk, PageArgs(first, after, last, before), filters)
+        page = await info.context.loaders.billable_metric_page_by_customer_id.load(key)
+        return connection(page, BillableMetric.from_row)
+
+    async def _stats(self, info: Info) -> Any:
+        return await info.context.loaders.customer_stats_by_id.load(self.pk)
+
+    @strawberry.field(description="All subscriptions.")
+    async def subscription_count(self, info: Info) -> int:
+        return int((await self._stats(info)).subscriptions)
+
+    @strawberry.field(description="ACTIVE or TRIALING subscriptions.")
+    async def active_subscription_count(self, info: Info) -> int:
+        return int((await self._stats(info)).active_subscriptions)
+
+    @strawberry.field(description="The status of the most recently started subscription.")
+    async def latest_subscription_status(self, info: Info) -> SubscriptionStatus | None:
+        status = (await self._stats(info)).latest_status
+        return None if status is None else SubscriptionStatus(status)
+
+    @strawberry.field(description="Instances that are not TERMINATED.")
+    async def instance_count(self, info: Info) -> int:
+        return int((await self._stats(info)).instances)
+
+    @strawberry.field(description="RUNNING instances.")
+    async def running_instance_count(self, info: Info) -> int:
+        return int((await self._stats(info)).running_instances)
 
     @classmethod
     def from_row(cls, row: Any) -> Customer:
@@ -255,12 +331,6 @@ class CustomerConnection:
 class CustomerOrder:
     field: CustomerOrderField
     direction: SortDirection
-
-
-@strawberry.input
-class CustomFieldInput:
-    key: str = strawberry.field(description="[A-Za-z0-9_-]{1,64}, unique per customer.")
-    value: str = strawberry.field(description="At most 1,000 characters.")
 
 
 @strawberry.input
@@ -377,6 +447,27 @@ class RestoreCustomerInput:
     id: strawberry.ID
 
 
+@strawberry.input(
+    description="Copies accountType, country, currency, locale, timezone, industry, "
+    "description, runbook; with cloneRules also custom fields, billing config, provider "
+    "configurations, customer config and new ACTIVE subscriptions on the plans of the "
+    "source's ACTIVE or TRIALING ones. Never handle, externalId, aliases, instances, usage "
+    "or stripeCustomerId."
+)
+class CloneCustomerInput:
+    source_customer_id: strawberry.ID
+    company_name: str
+    email: str | None = strawberry.UNSET
+    display_name: str | None = strawberry.UNSET
+    clone_rules: bool | None = True
+
+
+@strawberry.type
+class CloneCustomerPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
 @strawberry.type
 class CreateCustomerPayload:
     customer: Customer | None
@@ -401,8 +492,8 @@ class RestoreCustomerPayload:
     user_errors: list[UserError]
 
 
-def _customer_and_errors(outcome: Outcome) -> dict[str, Any]:
-    customer = None if outcome.customer is None else Customer.from_row(outcome.customer)
+def _customer_and_errors(outcome: Result) -> dict[str, Any]:
+    customer = None if outcome.row is None else Customer.from_row(outcome.row)
     return {"customer": customer, "user_errors": user_errors(outcome.problems)}
 
 
@@ -497,3 +588,13 @@ async def archive_customer(info: Info, input: ArchiveCustomerInput) -> ArchiveCu
 async def restore_customer(info: Info, input: RestoreCustomerInput) -> RestoreCustomerPayload:
     outcome = await resolve.restore_customer(info.context, str(input.id))
     return RestoreCustomerPayload(**_customer_and_errors(outcome))
+
+
+async def clone_customer(info: Info, input: CloneCustomerInput) -> CloneCustomerPayload:
+    from resolvers.clone import clone_customer as clone
+
+    values = input_dict(input)
+    values["sourceCustomerId"] = str(input.source_customer_id)
+    result = await clone(info.context, values)
+    customer = None if result.row is None else Customer.from_row(result.row)
+    return CloneCustomerPayload(customer=customer, user_errors=user_errors(result.problems))

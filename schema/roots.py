@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema import customers, nodes, tenants
+from schema import billing, customers, instances, nodes, plans, tenants
 
 field = strawberry.field
 mutation = strawberry.mutation
@@ -17,6 +17,8 @@ class Query:
     viewer = field(resolver=tenants.viewer)
     customer = field(resolver=customers.customer)
     customers = field(resolver=customers.customers)
+    plans = field(resolver=plans.plans)
+    billable_metrics = field(resolver=billing.billable_metrics)
 
 
 @strawberry.type
@@ -28,3 +30,12 @@ class Mutation:
     update_customer_config = mutation(resolver=customers.update_customer_config)
     archive_customer = mutation(resolver=customers.archive_customer)
     restore_customer = mutation(resolver=customers.restore_customer)
+    clone_customer = mutation(resolver=customers.clone_customer)
+
+    create_plan = mutation(resolver=plans.create_plan)
+    create_subscription = mutation(resolver=plans.create_subscription)
+    cancel_subscription = mutation(resolver=plans.cancel_subscription)
+    create_instance = mutation(resolver=instances.create_instance)
+    set_instance_status = mutation(resolver=instances.set_instance_status)
+    create_billable_metric = mutation(resolver=billing.create_billable_metric)
+    archive_billable_metric = mutation(resolver=billing.archive_billable_metric)

@@ -81,7 +81,7 @@ query Customers(
 """
 
 
-async def create_customers(api: Api, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def create_customer_batch(api: Api, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Create customers in one request, in list order (mutations run serially); all succeed."""
     if not inputs:
         return []
@@ -138,3 +138,72 @@ def single_error(body: dict[str, Any], code: str = "BAD_USER_INPUT") -> dict[str
     error: dict[str, Any] = errors[0]
     assert error["extensions"]["code"] == code, error
     return error
+
+
+# ---------------------------------------------------------------- plans, subscriptions, instances,
+# billable metrics (builders that must succeed; each returns every field of what it created)
+
+METRIC_FIELDS = """
+  id name aggregationType aggregationKey
+  eventTypeFilter { inValues notInValues }
+  propertyFilters { name exists inValues notInValues }
+  groupKeys customFields { key value } sql createdAt archivedAt
+"""
+PLAN_FIELDS = """
+  id name description createdAt archivedAt
+  charges { billableMetric { id name } unitPrice creditType }
+"""
+SUBSCRIPTION_FIELDS = """
+  id status startedAt endsAt canceledAt createdAt updatedAt
+  customer { id } plan { id }
+"""
+INSTANCE_FIELDS = """
+  id name status region createdAt updatedAt customer { id } subscription { id }
+"""
+
+
+async def _create_object(
+    api: Api, mutation: str, input_type: str, result: str, fields: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """Run `mutation(input: values)`, which must succeed; returns `fields` of its `result`."""
+    query = (
+        f"mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ "
+        f"{result} {{ {fields} }} userErrors {{ field message code }} }} }}"
+    )
+    data = await api.data(query, {"input": values})
+    payload = data[mutation]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    created: dict[str, Any] = payload[result]
+    assert created is not None, payload
+    return created
+
+
+async def create_metric(api: Api, **fields: Any) -> dict[str, Any]:
+    """A billable metric (default: COUNT of every event)."""
+    values = {"name": "API calls", "aggregationType": "COUNT", **fields}
+    mutation, input_type = "createBillableMetric", "CreateBillableMetricInput"
+    return await _create_object(api, mutation, input_type, "billableMetric", METRIC_FIELDS, values)
+
+
+async def create_plan(api: Api, **fields: Any) -> dict[str, Any]:
+    """A plan (default: no charges); pass `charges` as a list of ChargeInput dicts."""
+    values = {"name": "Plan", "charges": [], **fields}
+    return await _create_object(api, "createPlan", "CreatePlanInput", "plan", PLAN_FIELDS, values)
+
+
+async def create_subscription(
+    api: Api, customer_id: str, plan_id: str, **fields: Any
+) -> dict[str, Any]:
+    """A subscription of the customer to the plan (default: ACTIVE, starting now)."""
+    values = {"customerId": customer_id, "planId": plan_id, **fields}
+    mutation, input_type = "createSubscription", "CreateSubscriptionInput"
+    return await _create_object(
+        api, mutation, input_type, "subscription", SUBSCRIPTION_FIELDS, values
+    )
+
+
+async def create_instance(api: Api, customer_id: str, **fields: Any) -> dict[str, Any]:
+    """An instance of the customer (default name "instance-1", PROVISIONING)."""
+    values = {"customerId": customer_id, "name": "instance-1", **fields}
+    mutation, input_type = "createInstance", "CreateInstanceInput"
+    return await _create_object(api, mutation, input_type, "instance", INSTANCE_FIELDS, values)
