@@ -115,3 +115,85 @@ def demo_customers(count: int = 50, seed: int = 2024) -> list[dict[str, Any]]:
             }
         customers.append(fields)
     return customers
+
+
+DEMO_METRICS: list[dict[str, Any]] = [
+    {
+        "name": "API calls",
+        "aggregationType": "COUNT",
+        "eventTypeFilter": {"inValues": ["api_call"]},
+    },
+    {
+        "name": "Compute hours",
+        "aggregationType": "SUM",
+        "aggregationKey": "hours",
+        "eventTypeFilter": {"inValues": ["compute"]},
+        "propertyFilters": [{"name": "hours", "exists": True}, {"name": "region", "exists": True}],
+        "groupKeys": [["region"]],
+    },
+    {
+        "name": "Storage GB (peak)",
+        "aggregationType": "MAX",
+        "aggregationKey": "gb",
+        "eventTypeFilter": {"inValues": ["storage"]},
+        "propertyFilters": [{"name": "gb", "exists": True}],
+    },
+    {
+        "name": "Active users",
+        "aggregationType": "UNIQUE",
+        "aggregationKey": "user_id",
+        "eventTypeFilter": {"inValues": ["login"]},
+        "propertyFilters": [{"name": "user_id", "exists": True}],
+    },
+    {
+        "name": "Seats",
+        "aggregationType": "LATEST",
+        "aggregationKey": "seats",
+        "eventTypeFilter": {"inValues": ["seat_count"]},
+        "propertyFilters": [{"name": "seats", "exists": True}],
+    },
+]
+# Plan name → (description, [(metric name, unit price, credit type)]).
+DEMO_PLANS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "Starter": ("Pay as you go", [("API calls", "0.0010", "USD"), ("Seats", "5.00", "USD")]),
+    "Growth": (
+        "For scaling teams",
+        [
+            ("API calls", "0.0008", "USD"),
+            ("Compute hours", "0.12", "USD"),
+            ("Seats", "4.00", "USD"),
+        ],
+    ),
+    "Enterprise": (
+        "Committed use, credits",
+        [
+            ("API calls", "0.0005", "USD"),
+            ("Compute hours", "0.09", "USD"),
+            ("Storage GB (peak)", "0.02", "USD"),
+            ("Active users", "1.00", "credits"),
+        ],
+    ),
+}
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+SUBSCRIPTION_STATUSES = ["ACTIVE", "ACTIVE", "TRIALING", "PAST_DUE", "CANCELED"]
+INSTANCE_STATUSES = ["RUNNING", "RUNNING", "STOPPED", "PROVISIONING", "TERMINATED"]
+
+
+def demo_holdings(index: int) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, str]]]:
+    """A demo customer's subscriptions (plan, status, days ago) and instances (name, status,
+    region), the same for the same customer index."""
+    rng = random.Random(index)
+    plans = list(DEMO_PLANS)
+    subscriptions = [
+        (rng.choice(plans), rng.choice(SUBSCRIPTION_STATUSES), rng.randint(1, 400))
+        for _ in range(rng.randint(1, 3))
+    ]
+    instances = [
+        (
+            f"{rng.choice(['api', 'worker', 'db', 'cache'])}-{n + 1}",
+            rng.choice(INSTANCE_STATUSES),
+            rng.choice(REGIONS),
+        )
+        for n in range(rng.randint(0, 4))
+    ]
+    return subscriptions, instances

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.customers import clean_fields, derive_display_name
-from domain.demo import demo_customers
-from models import ApiKey, Customer, CustomerIngestAlias, Tenant
+from domain.demo import DEMO_METRICS, DEMO_PLANS, demo_customers, demo_holdings
+from domain.metrics import validate_metric
+from models import (
+    ApiKey,
+    BillableMetric,
+    Customer,
+    CustomerIngestAlias,
+    Instance,
+    Plan,
+    PlanCharge,
+    Subscription,
+    Tenant,
+)
 from models.base import utcnow
 from models.db import make_engine, make_sessionmaker
 from resolvers.auth import ALL_SCOPES, hash_key, new_key
@@ -21,10 +35,7 @@ class AdminError(ValueError):
     """An operator mistake, printed without a trace."""
 
 
-async def _tenant_by_name_or_id(session: object, name: str) -> Tenant | None:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(session, AsyncSession)
+async def _tenant_by_name_or_id(session: AsyncSession, name: str) -> Tenant | None:
     tenant = await session.scalar(select(Tenant).where(Tenant.name == name))
     if tenant is None:
         try:
@@ -86,12 +97,13 @@ async def seed_demo(settings: Settings, count: int = 50) -> str:
                 tenant = Tenant(id=uuid.uuid4(), name=DEMO_TENANT, created_at=utcnow())
                 session.add(tenant)
                 await session.flush()
+            plans = await _demo_catalogue(session, tenant.id)
             existing = set(
                 await session.scalars(
                     select(Customer.external_id).where(Customer.tenant_id == tenant.id)
                 )
             )
-            for values in demo_customers(count):
+            for index, values in enumerate(demo_customers(count)):
                 if values["externalId"] in existing:
                     continue
                 columns, problems = clean_fields(values)
@@ -113,7 +125,92 @@ async def seed_demo(settings: Settings, count: int = 50) -> str:
                     CustomerIngestAlias(tenant_id=tenant.id, customer_id=customer.id, alias=a)
                     for a in aliases
                 )
+                _add_holdings(session, tenant.id, customer.id, index, plans, now)
             await session.commit()
     finally:
         await engine.dispose()
     return await create_api_key(settings, DEMO_TENANT, None)
+
+
+async def _demo_catalogue(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, int]:
+    """The demo metrics and plans, created where missing; plan ids by name."""
+    metrics = {
+        row.name: row.id
+        for row in await session.execute(
+            select(BillableMetric.name, BillableMetric.id).where(
+                BillableMetric.tenant_id == tenant_id
+            )
+        )
+    }
+    for values in DEMO_METRICS:
+        if values["name"] in metrics:
+            continue
+        columns, problems = validate_metric(values)
+        assert not problems, problems
+        metric = BillableMetric(tenant_id=tenant_id, created_at=utcnow(), **columns)
+        session.add(metric)
+        await session.flush()
+        metrics[metric.name] = metric.id
+    plans = {
+        row.name: row.id
+        for row in await session.execute(
+            select(Plan.name, Plan.id).where(Plan.tenant_id == tenant_id)
+        )
+    }
+    for name, (description, charges) in DEMO_PLANS.items():
+        if name in plans:
+            continue
+        plan = Plan(tenant_id=tenant_id, name=name, description=description, created_at=utcnow())
+        session.add(plan)
+        await session.flush()
+        session.add_all(
+            PlanCharge(
+                tenant_id=tenant_id,
+                plan_id=plan.id,
+                billable_metric_id=metrics[metric],
+                unit_price=Decimal(price),
+                credit_type=credit_type,
+                position=position,
+            )
+            for position, (metric, price, credit_type) in enumerate(charges)
+        )
+        plans[name] = plan.id
+    return plans
+
+
+def _add_holdings(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    customer_id: int,
+    index: int,
+    plans: dict[str, int],
+    now: datetime,
+) -> None:
+    subscriptions, instances = demo_holdings(index)
+    for plan, status, days_ago in subscriptions:
+        started = now - timedelta(days=days_ago)
+        session.add(
+            Subscription(
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                plan_id=plans[plan],
+                status=status,
+                started_at=started,
+                canceled_at=now if status == "CANCELED" else None,
+                ends_at=now if status == "CANCELED" else None,
+                created_at=started,
+                updated_at=now,
+            )
+        )
+    for name, status, region in instances:
+        session.add(
+            Instance(
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                name=name,
+                status=status,
+                region=region,
+                created_at=now,
+                updated_at=now,
+            )
+        )

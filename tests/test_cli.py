@@ -94,12 +94,20 @@ async def test_seed_demo_is_idempotent_and_prints_a_working_key(
     first = last_line(run(database_url, "seed-demo"))
     second = last_line(run(database_url, "seed-demo"))
     assert first != second
-    query = "{ customers(first: 100) { totalCount nodes { displayName email } } }"
-    for key in (first, second):
-        data = await Api(client, key).data(query)
-        assert data["customers"]["totalCount"] == DEMO_COUNT
+    query = """{ customers(first: 100) { totalCount nodes { displayName email
+        subscriptionCount instanceCount subscriptions { nodes { plan { name } } } } }
+        plans { totalCount nodes { name charges { billableMetric { name } } } }
+        billableMetrics { totalCount } }"""
+    answers = [await Api(client, key).data(query) for key in (first, second)]
+    assert answers[0] == answers[1], "a second seed-demo changed the demo data"
+    data = answers[0]
+    assert data["customers"]["totalCount"] == DEMO_COUNT
     names = {node["displayName"] for node in data["customers"]["nodes"]}
     assert len(names) == DEMO_COUNT and "Acme" in names
+    assert data["plans"]["totalCount"] == 3 and data["billableMetrics"]["totalCount"] == 5
+    nodes = data["customers"]["nodes"]
+    assert all(node["subscriptionCount"] >= 1 for node in nodes)
+    assert sum(node["instanceCount"] for node in nodes) > DEMO_COUNT // 2
 
 
 def test_migrate_creates_a_fresh_sqlite_database(tmp_path: Path) -> None:

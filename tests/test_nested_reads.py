@@ -134,11 +134,11 @@ async def test_customer_without_children_answers_empty_pages_and_zero_counts(
 
 
 def _keys(seeded: Seeded) -> list[tuple[str, list[int]]]:
-    """Up to 20 keys of every entity type: every type appears, at most 67 in all."""
+    """Up to 31 keys of every entity type: every type appears, at most 100 in all."""
     return [
-        ("Customer", seeded.customers[:20]),
-        ("Subscription", seeded.subscriptions[:20]),
-        ("Instance", seeded.instances[:20]),
+        ("Customer", seeded.customers[:31]),
+        ("Subscription", seeded.subscriptions[:31]),
+        ("Instance", seeded.instances[:31]),
         ("Plan", seeded.plans),
         ("BillableMetric", seeded.metrics),
     ]
@@ -150,13 +150,14 @@ async def test_entities_of_mixed_types_are_batched(
     query = """query($r: [_Any!]!) { _entities(representations: $r) {
         __typename ... on Node { id } } }"""
     counts = []
-    for customers in (2, 20):
+    for customers in (2, 40):
         tenant = await make_tenant(app, client)
         seeded = await seed_graph(app, tenant.id, customers, per_customer=2)
         typed = [(t, i) for t, keys in _keys(seeded) for i in seeded.ids(t, keys)]
         representations = [{"__typename": t, "id": i} for t, i in typed]
         with count_statements(app) as statements:
             data = await tenant.api.data(query, {"r": representations})
+        assert len(typed) == (100 if customers == 40 else 17)
         assert [e["id"] for e in data["_entities"]] == [i for _, i in typed]
         assert [e["__typename"] for e in data["_entities"]] == [t for t, _ in typed]
         counts.append(statements)
@@ -166,12 +167,13 @@ async def test_entities_of_mixed_types_are_batched(
 async def test_nodes_of_mixed_types_are_batched(app: Starlette, client: httpx.AsyncClient) -> None:
     query = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
     counts = []
-    for customers in (2, 20):
+    for customers in (2, 40):
         tenant = await make_tenant(app, client)
         seeded = await seed_graph(app, tenant.id, customers, per_customer=2)
         ids = [i for t, keys in _keys(seeded) for i in seeded.ids(t, keys)]
         with count_statements(app) as statements:
             data = await tenant.api.data(query, {"ids": ids})
+        assert len(ids) == (100 if customers == 40 else 17)
         assert [n["id"] for n in data["nodes"]] == ids
         counts.append(statements)
     assert_statements(counts[1], len(counts[0]))
