@@ -7,7 +7,6 @@ keyed by column name, and every problem found (validation never stops at the fir
 
 from __future__ import annotations
 
-import math
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import langcodes
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from domain.problems import Code, Problem, text_problem
+from domain.problems import Code, Problem, json_problem, text_problem
 
 DISPLAY_NAME_MAX = 160
 COMPANY_NAME_MAX = 200
@@ -192,41 +191,6 @@ def _billing_config(value: dict[str, Any], field: Field, problems: list[Problem]
     return {k: v for k, v in value.items() if v is not None}
 
 
-JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**63 - 1
-
-
-def _json_problem(value: Any, field: Field) -> Problem | None:
-    """A JSON value no database or response encoder can carry: bad text, huge or non-finite
-    numbers (PostgreSQL refuses NUL in jsonb, Infinity is not JSON, and integers beyond 64 bits
-    can not be answered)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, child in item.items():
-                problem = text_problem(str(key), field, 10_000)
-                if problem:
-                    return Problem(Code.INVALID, field, f"A key: {problem.message}")
-                stack.append(child)
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            problem = text_problem(item, field, 10_000)
-            if problem:
-                return Problem(Code.INVALID, field, f"A value: {problem.message}")
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if not JSON_INT_MIN <= item <= JSON_INT_MAX:
-                return Problem(Code.INVALID, field, "Integers must fit in 64 bits")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return Problem(Code.INVALID, field, "Numbers must be finite")
-        else:
-            return Problem(Code.INVALID, field, "Must be plain JSON")
-    return None
-
-
 def _provider_configurations(value: list[Any], field: Field, problems: list[Problem]) -> Any:
     if len(value) > MAX_PROVIDER_CONFIGURATIONS:
         limit = MAX_PROVIDER_CONFIGURATIONS
@@ -241,7 +205,7 @@ def _provider_configurations(value: list[Any], field: Field, problems: list[Prob
         if not isinstance(configuration, dict):
             problems.append(Problem(Code.INVALID, at, "Must be a JSON object"))
         else:
-            problem = _json_problem(configuration, at)
+            problem = json_problem(configuration, at)
             if problem:
                 problems.append(problem)
         delivery_id = item.get("deliveryMethodId")

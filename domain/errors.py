@@ -34,3 +34,7 @@ class Unauthenticated(ApiError):
 
     def __init__(self) -> None:
         super().__init__("Invalid API key")
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"

@@ -6,6 +6,7 @@ from models.customers import Customer, CustomerIngestAlias
 from models.instances import Instance
 from models.plans import Plan, PlanCharge, Subscription
 from models.tenants import ApiKey, Tenant
+from models.usage import UsageEvent
 
 __all__ = [
     "ApiKey",
@@ -19,4 +20,5 @@ __all__ = [
     "Subscription",
     "Tenant",
     "TenantOwned",
+    "UsageEvent",
 ]

@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql import Executable
+from sqlalchemy.util.concurrency import await_
 
 from models.customers import UNIQUE_INDEX_FIELDS
+from models.sqlite_functions import AGGREGATES
 from models.tenancy import TenantSession
 
 _INDEX_NAME = re.compile("|".join(re.escape(name) for name in UNIQUE_INDEX_FIELDS))
@@ -49,6 +51,14 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0)
     )
 
 
+def _register_aggregates(dbapi_connection: Any) -> None:
+    """Exact decimal aggregates (models/sqlite_functions.py). aiosqlite exposes no
+    create_aggregate, so it runs on aiosqlite's own thread like its create_function."""
+    connection = dbapi_connection._connection
+    for name, arity, aggregate in AGGREGATES:
+        await_(connection._execute(connection._conn.create_aggregate, name, arity, aggregate))
+
+
 def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
@@ -66,6 +76,7 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         # SQLite's lower() folds ASCII only; PostgreSQL's folds all of Unicode. Case-blind
         # search, filters and the lower(...) unique indexes must agree on both.
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        _register_aggregates(dbapi_connection)
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON"):
             cursor.execute(f"PRAGMA {pragma}")
@@ -102,6 +113,12 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         self.tenant_id = tenant_id
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`: where SQL must differ (JSON operators, upserts)."""
+        bind = self.session.bind
+        return bind.dialect.name if bind is not None else ""
 
     @property
     def session(self) -> AsyncSession:

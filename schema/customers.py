@@ -23,6 +23,8 @@ from schema.inputs import input_dict
 from schema.instances import Instance, InstanceStatus
 from schema.plans import Subscription, SubscriptionStatus
 from schema.relay import Node, PageInfo
+from schema.usage import CostBucket
+from schema.usage import costs as usage_costs
 
 
 @strawberry.enum
@@ -224,6 +226,15 @@ class Customer(Node):
         key = ChildKey(self.pk, PageArgs(first, after, last, before), filters)
         page = await info.context.loaders.billable_metric_page_by_customer_id.load(key)
         return connection(page, BillableMetric.from_row)
+
+    @strawberry.field(
+        description="Daily UTC costs in [startingOn, endingBefore): both at midnight UTC, at "
+        "most 92 days. Only days with an active subscription. Needs read:billing."
+    )
+    async def costs(
+        self, info: Info, starting_on: datetime, ending_before: datetime
+    ) -> list[CostBucket]:
+        return await usage_costs(info, self.pk, starting_on, ending_before)
 
     async def _stats(self, info: Info) -> Any:
         return await info.context.loaders.customer_stats_by_id.load(self.pk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema import billing, customers, instances, nodes, plans, tenants
+from schema import billing, customers, instances, nodes, plans, tenants, usage
 
 field = strawberry.field
 mutation = strawberry.mutation
@@ -19,6 +19,7 @@ class Query:
     customers = field(resolver=customers.customers)
     plans = field(resolver=plans.plans)
     billable_metrics = field(resolver=billing.billable_metrics)
+    preview_invoice = field(resolver=usage.preview_invoice)
 
 
 @strawberry.type
@@ -39,3 +40,4 @@ class Mutation:
     set_instance_status = mutation(resolver=instances.set_instance_status)
     create_billable_metric = mutation(resolver=billing.create_billable_metric)
     archive_billable_metric = mutation(resolver=billing.archive_billable_metric)
+    ingest_usage = mutation(resolver=usage.ingest_usage)
