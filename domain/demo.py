@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 COMPANIES = [
@@ -197,3 +198,30 @@ def demo_holdings(index: int) -> tuple[list[tuple[str, str, int]], list[tuple[st
         for n in range(rng.randint(0, 4))
     ]
     return subscriptions, instances
+
+
+def demo_events(index: int, today: date, count: int = 20) -> list[dict[str, Any]]:
+    """Usage events (column names) of one demo customer over the last 30 days; transaction
+    ids are stable, so seeding again stores nothing twice."""
+    rng = random.Random(f"events-{index}")
+    events = []
+    for n in range(count):
+        day = today - timedelta(days=rng.randint(0, 29))
+        moment = datetime.combine(day, time(rng.randint(0, 23), rng.randint(0, 59)), UTC)
+        kind = rng.choice(["api_call", "api_call", "compute", "storage", "login", "seat_count"])
+        properties: dict[str, Any] = {
+            "api_call": {"endpoint": rng.choice(["/v1/orders", "/v1/users"])},
+            "compute": {"hours": f"{rng.randint(1, 400) / 100:.2f}", "region": rng.choice(REGIONS)},
+            "storage": {"gb": f"{rng.randint(1, 5000) / 10:.1f}"},
+            "login": {"user_id": f"user-{rng.randint(1, 12)}"},
+            "seat_count": {"seats": str(rng.randint(1, 40))},
+        }[kind]
+        events.append(
+            {
+                "transaction_id": f"demo-{index + 1:04d}-{n + 1:03d}",
+                "event_type": kind,
+                "timestamp": moment,
+                "properties": properties,
+            }
+        )
+    return events

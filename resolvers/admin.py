@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.customers import clean_fields, derive_display_name
-from domain.demo import DEMO_METRICS, DEMO_PLANS, demo_customers, demo_holdings
+from domain.demo import DEMO_METRICS, DEMO_PLANS, demo_customers, demo_events, demo_holdings
 from domain.metrics import validate_metric
 from models import (
     ApiKey,
@@ -22,6 +23,7 @@ from models import (
     PlanCharge,
     Subscription,
     Tenant,
+    UsageEvent,
 )
 from models.base import utcnow
 from models.db import make_engine, make_sessionmaker
@@ -126,6 +128,7 @@ async def seed_demo(settings: Settings, count: int = 50) -> str:
                     for a in aliases
                 )
                 _add_holdings(session, tenant.id, customer.id, index, plans, now)
+            await _add_usage(session, tenant.id)
             await session.commit()
     finally:
         await engine.dispose()
@@ -214,3 +217,26 @@ def _add_holdings(
                 updated_at=now,
             )
         )
+
+
+async def _add_usage(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Each demo customer's last 30 days of usage; stable transaction ids make it idempotent."""
+    rows = await session.execute(
+        select(Customer.id, Customer.external_id).where(
+            Customer.tenant_id == tenant_id, Customer.external_id.like("demo-%")
+        )
+    )
+    today, now = utcnow().date(), utcnow()
+    events = [
+        {**event, "tenant_id": tenant_id, "customer_id": row.id, "created_at": now}
+        for row in rows
+        for event in demo_events(int(row.external_id.rsplit("-", 1)[1]) - 1, today)
+    ]
+    if not events:
+        return
+    connection = await session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(UsageEvent.__table__).on_conflict_do_nothing(
+        index_elements=["tenant_id", "transaction_id"]
+    )
+    await session.execute(statement, events)

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -138,3 +140,21 @@ async def test_readme_example_query_runs_against_the_seeded_demo(
     assert nodes and all(node["countryCode"] == "DE" for node in nodes)
     names = [node["displayName"] for node in nodes]
     assert names == sorted(names)
+
+
+async def test_seed_demo_usage_shows_in_costs(database_url: str, client: httpx.AsyncClient) -> None:
+    key = last_line(run(database_url, "seed-demo"))
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    query = """query($s: DateTime!, $e: DateTime!) { customers(first: 10) { nodes {
+        costs(startingOn: $s, endingBefore: $e) { creditTypes { cost lineItems { quantity } } }
+    } } }"""
+    variables = {"s": (today - timedelta(days=30)).isoformat(), "e": today.isoformat()}
+    data = await Api(client, key).data(query, variables)
+    quantities = [
+        Decimal(item["quantity"])
+        for node in data["customers"]["nodes"]
+        for bucket in node["costs"]
+        for credit in bucket["creditTypes"]
+        for item in credit["lineItems"]
+    ]
+    assert quantities and any(q > 0 for q in quantities)
