@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
@@ -25,15 +25,19 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from domain.errors import ApiError
 from models.db import UnitOfWork, make_engine, make_sessionmaker
-from resolvers.auth import find_principal, key_from_headers, organization_matches
+from resolvers import events
+from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
 from resolvers.context import Context
+from resolvers.events import EventBus
 from schema import schema
 from settings import Settings, get_settings
 
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
 UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
 JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
 
@@ -46,9 +50,12 @@ def error_response(status: int, code: str, message: str, **headers: str) -> Resp
 class CustomerGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson and the offline GraphiQL page."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], settings: Settings, bus: EventBus
+    ) -> None:
         super().__init__(schema, subscription_protocols=())
         self.factory = factory
+        self.bus = bus
         self.secret = settings.secret_key.encode()
         self._ide_html = (STATIC / "index.html").read_text()
 
@@ -104,7 +111,7 @@ class CustomerGraphQL(GraphQL[Context, None]):
         principal = request.scope["state"]["principal"]
         uow = UnitOfWork(self.factory, principal.tenant_id)
         request.scope["state"]["uow"] = uow
-        return Context(principal=principal, uow=uow, secret=self.secret)
+        return Context(principal=principal, uow=uow, secret=self.secret, bus=self.bus)
 
 
 def wants_graphiql(scope: Scope) -> bool:
@@ -114,43 +121,84 @@ def wants_graphiql(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
+async def authenticate(
+    factory: async_sessionmaker[AsyncSession], scope: Scope
+) -> Principal | Response:
+    """The caller's principal, or the 401/403/503 response that ends the request."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+    try:
+        principal = await find_principal(factory, key)
+    except UNAVAILABLE:
+        log.exception("database unavailable during authentication")
+        return error_response(503, "SERVICE_UNAVAILABLE", "Service unavailable")
+    if principal is None:
+        return error_response(
+            401, "UNAUTHENTICATED", "Invalid API key", **{"WWW-Authenticate": "Bearer"}
+        )
+    if not organization_matches(principal, headers.get("x-organization-id")):
+        return error_response(
+            403, "FORBIDDEN", "X-Organization-Id does not match the API key's organization"
+        )
+    return principal
+
+
 class GraphQLEndpoint:
     """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], settings: Settings, bus: EventBus
+    ) -> None:
         self.factory = factory
-        self.graphql = CustomerGraphQL(factory, settings)
+        self.graphql = CustomerGraphQL(factory, settings, bus)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if wants_graphiql(scope):
             await HTMLResponse(self.graphql.graphql_ide_html)(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+        principal = await authenticate(self.factory, scope)
+        if isinstance(principal, Response):
+            await principal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
         try:
-            principal = await find_principal(self.factory, key)
-        except UNAVAILABLE:
-            log.exception("database unavailable during authentication")
-            response = error_response(503, "SERVICE_UNAVAILABLE", "Service unavailable")
-            await response(scope, receive, send)
+            await self.graphql(scope, receive, send)
+        finally:
+            uow: UnitOfWork | None = scope["state"].get("uow")
+            if uow is not None:
+                await uow.close()
+
+
+class EventsEndpoint:
+    """GET /events: the tenant's customer events as server-sent events (API.md, Real-time)."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+        self.factory, self.bus = factory, bus
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = await authenticate(self.factory, scope)
+        if isinstance(principal, Response):
+            await principal(scope, receive, send)
             return
-        if principal is None:
-            response = error_response(
-                401, "UNAUTHENTICATED", "Invalid API key", **{"WWW-Authenticate": "Bearer"}
+        request = Request(scope)
+        response: Response
+        try:
+            principal.require("read:customers")
+            customer_id = events.customer_filter(request.query_params.get("customerId"))
+            after = events.resume_after(
+                request.headers.get("last-event-id") or request.query_params.get("lastEventId")
             )
-        elif not organization_matches(principal, headers.get("x-organization-id")):
-            response = error_response(
-                403, "FORBIDDEN", "X-Organization-Id does not match the API key's organization"
-            )
+            if after is None:
+                after = await events.latest_id(self.factory, principal)
+        except ApiError as error:
+            status = 403 if error.code == "FORBIDDEN" else 400
+            body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
+            response = Response(orjson.dumps(body), status, media_type="application/json")
         else:
-            scope.setdefault("state", {})["principal"] = principal
-            try:
-                await self.graphql(scope, receive, send)
-            finally:
-                uow: UnitOfWork | None = scope["state"].get("uow")
-                if uow is not None:
-                    await uow.close()
-            return
+            stream = events.stream(self.factory, self.bus, principal, after, customer_id)
+            response = StreamingResponse(
+                stream, media_type="text/event-stream", headers=SSE_HEADERS
+            )
         await response(scope, receive, send)
 
 
@@ -174,21 +222,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ready", "database": "ok"})
 
+    bus = EventBus()
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await bus.listen(settings.database_url)
         yield
+        await bus.close()
         await engine.dispose()
 
-    graphql = GraphQLEndpoint(factory, settings)
+    graphql = GraphQLEndpoint(factory, settings, bus)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/graphql/static", StaticFiles(directory=STATIC)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/events", EventsEndpoint(factory, bus), methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.engine = engine
     app.state.session_factory = factory
+    app.state.bus = bus
     return app

@@ -3,6 +3,7 @@
 from models.base import Base, TenantOwned
 from models.billing import BillableMetric
 from models.customers import Customer, CustomerIngestAlias
+from models.events import CustomerEvent
 from models.instances import Instance
 from models.plans import Plan, PlanCharge, Subscription
 from models.tenants import ApiKey, Tenant
@@ -13,6 +14,7 @@ __all__ = [
     "Base",
     "BillableMetric",
     "Customer",
+    "CustomerEvent",
     "CustomerIngestAlias",
     "Instance",
     "Plan",

@@ -12,6 +12,7 @@ from domain.problems import Code, Problem
 from models import Customer, Plan, Subscription
 from models.base import utcnow
 from resolvers.context import Context
+from resolvers.events import record
 from resolvers.mutations import Result, locked, run_mutation
 from resolvers.specs import ACTIVE_STATUSES
 
@@ -70,6 +71,7 @@ async def clone_customer(ctx: Context, values: dict[str, Any]) -> Result:
         )
         session.add(clone)
         await session.flush()
+        await record(session, clone, "CLONED")
         if clone_rules:
             plans = await session.scalars(
                 select(Subscription.plan_id)
@@ -95,4 +97,7 @@ async def clone_customer(ctx: Context, values: dict[str, Any]) -> Result:
             )
         return clone
 
-    return await run_mutation(ctx, work)
+    result = await run_mutation(ctx, work)
+    if result.row is not None:
+        ctx.bus.wake(ctx.principal.tenant_id)
+    return result

@@ -9,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from models.db import UnitOfWork
 from resolvers.auth import Principal
+from resolvers.events import EventBus
 from resolvers.loaders import Loaders
 
 
@@ -17,6 +18,7 @@ class Context:
     principal: Principal
     uow: UnitOfWork
     secret: bytes
+    bus: EventBus
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

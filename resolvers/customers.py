@@ -21,6 +21,7 @@ from domain.problems import Code, Problem, Rejected, text_problem
 from models import Customer, CustomerIngestAlias
 from models.base import utcnow
 from resolvers.context import Context
+from resolvers.events import record
 from resolvers.filters import compile_filter
 from resolvers.mutations import Result, locked, run_mutation
 from resolvers.pagination import Page, PageArgs, SortKey, build_page, page_statement
@@ -173,6 +174,7 @@ async def _mutate(ctx: Context, work: Work) -> Result:
     result = await run_mutation(ctx, work)
     if result.row is not None:
         ctx.loaders.prime_customers([result.row])
+        ctx.bus.wake(ctx.principal.tenant_id)
     return result
 
 
@@ -212,6 +214,7 @@ async def create_customer(ctx: Context, values: dict[str, Any]) -> Result:
         session.add(customer)
         await session.flush()
         _add_aliases(session, ctx, customer.id, aliases)
+        await record(session, customer, "CREATED")
         return customer
 
     return await _mutate(ctx, work)
@@ -233,9 +236,11 @@ async def _locked_customer(session: AsyncSession, global_id: str, *, changing: b
     return customer
 
 
-def _bump(customer: Customer) -> None:
+async def _bump(session: AsyncSession, customer: Customer, kind: str = "UPDATED") -> None:
+    """A change: the next version, and its event in the same transaction."""
     customer.version += 1
     customer.updated_at = utcnow()
+    await record(session, customer, kind)
 
 
 async def update_customer(ctx: Context, values: dict[str, Any]) -> Result:
@@ -260,7 +265,7 @@ async def update_customer(ctx: Context, values: dict[str, Any]) -> Result:
         for column, value in changed.items():
             setattr(customer, column, value)
         if changed:
-            _bump(customer)
+            await _bump(session, customer)
         return customer
 
     return await _mutate(ctx, work)
@@ -276,7 +281,7 @@ async def set_customer_name(ctx: Context, global_id: str, name: str) -> Result:
         customer = await _locked_customer(session, global_id, changing=True)
         if customer.display_name != columns["display_name"]:
             customer.display_name = columns["display_name"]
-            _bump(customer)
+            await _bump(session, customer)
         return customer
 
     return await _mutate(ctx, work)
@@ -301,7 +306,7 @@ async def set_customer_ingest_aliases(ctx: Context, global_id: str, aliases: lis
             delete(CustomerIngestAlias).where(CustomerIngestAlias.customer_id == customer.id)
         )
         _add_aliases(session, ctx, customer.id, aliases)
-        _bump(customer)
+        await _bump(session, customer)
         return customer
 
     outcome = await _mutate(ctx, work)
@@ -322,7 +327,7 @@ async def update_customer_config(ctx: Context, values: dict[str, Any]) -> Result
         for column, value in changed.items():
             setattr(customer, column, value)
         if changed:
-            _bump(customer)
+            await _bump(session, customer)
         return customer
 
     return await _mutate(ctx, work)
@@ -343,7 +348,7 @@ async def archive_customer(ctx: Context, global_id: str) -> Result:
         customer = await _locked_customer(session, global_id, changing=False)
         if customer.archived_at is None:
             customer.archived_at = utcnow()
-            _bump(customer)
+            await _bump(session, customer, "ARCHIVED")
             await _set_aliases_active(session, customer.id, False)
         return customer
 
@@ -357,7 +362,7 @@ async def restore_customer(ctx: Context, global_id: str) -> Result:
         customer = await _locked_customer(session, global_id, changing=False)
         if customer.archived_at is not None:
             customer.archived_at = None
-            _bump(customer)
+            await _bump(session, customer, "RESTORED")
             await session.flush()
             await _set_aliases_active(session, customer.id, True)
         return customer

@@ -237,13 +237,9 @@ class LiveServer:
     log: Path
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """`customergraph serve` in its own process on a free loopback port."""
+def start_server(database_url: str, log: Path) -> LiveServer:
+    """`customergraph serve` in its own process on a free loopback port, once healthy."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -263,12 +259,26 @@ def live_server(
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return LiveServer(url, process, log)
         except httpx.TransportError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start:\n{log.read_text()}")
-    yield LiveServer(url, process, log)
-    process.terminate()
-    process.wait(timeout=10)
+    process.kill()
+    pytest.fail(f"server did not start:\n{log.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """`customergraph serve` in its own process on a free loopback port."""
+    server = start_server(database_url, tmp_path_factory.mktemp("server") / "server.log")
+    yield server
+    stop_server(server)
