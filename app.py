@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from domain.errors import ApiError
+from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, make_engine, make_sessionmaker
 from resolvers import events
 from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
@@ -56,12 +58,18 @@ class CustomerGraphQL(GraphQL[Context, None]):
         super().__init__(schema, subscription_protocols=())
         self.factory = factory
         self.bus = bus
+        self.persisted = PersistedQueries()
         self.secret = settings.secret_key.encode()
         self._ide_html = (STATIC / "index.html").read_text()
 
     @property
     def graphql_ide_html(self) -> str:
         return self._ide_html
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL is answered before authentication (GraphQLEndpoint); a GET that reaches
+        here is an operation, e.g. a persisted query sent by hash alone."""
+        return False
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -92,7 +100,13 @@ class CustomerGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """A mutation sent with GET is 405 Method Not Allowed (GraphQL over HTTP), not 400."""
+        """Automatic persisted queries first; a mutation sent with GET is 405 Method Not
+        Allowed (GraphQL over HTTP), not 400."""
+        try:
+            request_data.query = self.persisted.resolve(request_data.query, request_data.extensions)
+        except ApiError as error:
+            failure = GraphQLError(error.message, extensions=error.extensions)
+            return ExecutionResult(data=None, errors=[failure])
         try:
             return await super().execute_single(
                 request=request,
