@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -35,6 +36,7 @@ from resolvers.context import Context
 from resolvers.events import EventBus
 from schema import schema
 from settings import Settings, get_settings
+from telemetry import Metrics, RequestTelemetry, configure_tracing, note_tenant, setup_logging
 
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
@@ -150,6 +152,7 @@ async def authenticate(
         return error_response(
             401, "UNAUTHENTICATED", "Invalid API key", **{"WWW-Authenticate": "Bearer"}
         )
+    note_tenant(principal.tenant_id)
     if not organization_matches(principal, headers.get("x-organization-id")):
         return error_response(
             403, "FORBIDDEN", "X-Organization-Id does not match the API key's organization"
@@ -218,6 +221,8 @@ class EventsEndpoint:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    setup_logging(settings.log_level)
+    configure_tracing(settings.otel_traces_exporter)
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -246,15 +251,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await engine.dispose()
 
     graphql = GraphQLEndpoint(factory, settings, bus)
+    metrics = Metrics(engine)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
             Mount("/graphql/static", StaticFiles(directory=STATIC)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/events", EventsEndpoint(factory, bus), methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(RequestTelemetry, metrics=metrics)],
     )
     app.state.engine = engine
     app.state.session_factory = factory

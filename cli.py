@@ -87,6 +87,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=get_settings().log_level,
+        access_log=False,  # every request is logged once, as JSON, by telemetry.py
     )
 
 

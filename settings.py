@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     db_statement_timeout_ms: Annotated[int, Field(ge=0)] = 10_000
     log_level: str = "info"
+    # OpenTelemetry's own variable: "otlp" (with OTEL_EXPORTER_OTLP_ENDPOINT) or "console".
+    otel_traces_exporter: str | None = None
 
     @field_validator("database_url")
     @classmethod

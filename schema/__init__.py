@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.federation import Schema
 
 from schema.billing import BillableMetric
@@ -19,6 +20,8 @@ from schema.plans import Plan, Subscription
 from schema.roots import Mutation, Query
 from schema.scalars import DateTime, Decimal
 from schema.tenants import Tenant
+from settings import get_settings
+from telemetry import OperationTelemetry
 
 ENTITIES = [Customer, Tenant, Plan, Subscription, Instance, BillableMetric]
 
@@ -28,7 +31,8 @@ class CustomerGraphSchema(Schema):
         """Expected errors are answers, not incidents; unexpected ones are logged when masked."""
 
 
-def build_schema() -> Schema:
+def build_schema(tracing: bool = False) -> Schema:
+    tracing_extensions: list[Any] = [OpenTelemetryExtension] if tracing else []
     return CustomerGraphSchema(
         query=Query,
         mutation=Mutation,
@@ -38,10 +42,12 @@ def build_schema() -> Schema:
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
             MaskUnexpectedErrors,
+            OperationTelemetry,
+            *tracing_extensions,
         ],
     )
 
 
-schema = build_schema()
+schema = build_schema(tracing=get_settings().otel_traces_exporter in ("otlp", "console"))
 
 __all__ = ["build_schema", "schema"]

@@ -237,7 +237,7 @@ class LiveServer:
     log: Path
 
 
-def start_server(database_url: str, log: Path) -> LiveServer:
+def start_server(database_url: str, log: Path, **extra_env: str) -> LiveServer:
     """`customergraph serve` in its own process on a free loopback port, once healthy."""
     port = free_port()
     env = {
@@ -245,6 +245,7 @@ def start_server(database_url: str, log: Path) -> LiveServer:
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET,
         "LOG_LEVEL": "warning",
+        **extra_env,
     }
     with log.open("wb") as output:
         process = subprocess.Popen(

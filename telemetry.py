@@ -1,0 +1,255 @@
+"""Observability: JSON logs, Prometheus metrics and OpenTelemetry tracing.
+
+Every HTTP request gets a request id (`X-Request-Id`, taken from the client or made) and
+one JSON log line with its tenant, GraphQL operation name, duration, SQL statement count
+and error codes; the same figures feed the Prometheus metrics served at /metrics.
+Tracing is off unless `OTEL_TRACES_EXPORTER` (otlp or console) is set, following
+OpenTelemetry's own environment variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("customergraph.requests")
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    """What one request did, filled in as it goes down the road and back."""
+
+    request_id: str
+    tenant: str | None = None
+    operation: str | None = None
+    statements: int = 0
+    error_codes: list[str] = field(default_factory=list)
+
+
+current: ContextVar[RequestInfo | None] = ContextVar("customergraph_request", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        info = current.get()
+        if info is not None and "request_id" not in entry:
+            entry["request_id"] = info.request_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("customergraph")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "customergraph_requests", "HTTP requests.", ["method", "path", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "customergraph_request_duration_seconds", "HTTP request latency.", ["path"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )  # fmt: skip
+        self.statements = Histogram(
+            "customergraph_sql_statements_per_request", "SQL statements per request.",
+            buckets=(0, 1, 2, 3, 5, 8, 10, 15, 20, 50), registry=self.registry,
+        )  # fmt: skip
+        self.errors = Counter(
+            "customergraph_graphql_errors", "GraphQL errors by code.", ["code"],
+            registry=self.registry,
+        )  # fmt: skip
+        pool: Any = engine.sync_engine.pool
+        connections = Gauge(
+            "customergraph_db_pool_connections", "Database pool connections.", ["state"],
+            registry=self.registry,
+        )  # fmt: skip
+        connections.labels("in_use").set_function(lambda: float(_pool_figure(pool, "checkedout")))
+        connections.labels("idle").set_function(lambda: float(_pool_figure(pool, "checkedin")))
+        event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+
+    async def endpoint(self, _: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _pool_figure(pool: Any, name: str) -> int:
+    figure = getattr(pool, name, None)
+    return int(figure()) if callable(figure) else 0
+
+
+def _count_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    info = current.get()
+    if info is not None and not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+        info.statements += 1
+
+
+class RequestTelemetry:
+    """Pure ASGI middleware: request id, one JSON log line, metrics, an optional span."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
+        info = RequestInfo(given if given.isprintable() and given else uuid.uuid4().hex)
+        token = current.set(info)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", info.request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            with _span(scope):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            current.reset(token)
+            self._record(scope, info, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
+        path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+        self.metrics.requests.labels(scope["method"], path, str(status)).inc()
+        self.metrics.latency.labels(path).observe(seconds)
+        if path == "/graphql":
+            self.metrics.statements.observe(info.statements)
+        for code in info.error_codes:
+            self.metrics.errors.labels(code).inc()
+        if path in ("/healthz", "/readyz", "/metrics"):
+            return
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": info.request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "tenant": info.tenant,
+                    "operation": info.operation,
+                    "sql_statements": info.statements,
+                    "error_codes": info.error_codes,
+                }
+            },
+        )
+
+
+KNOWN_PATHS = frozenset({"/graphql", "/events", "/healthz", "/readyz", "/metrics"})
+
+
+class OperationTelemetry(SchemaExtension):
+    """Notes the operation name and the error codes of a GraphQL execution."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        info = current.get()
+        if info is None:
+            return
+        info.operation = self.execution_context.operation_name
+        result = self.execution_context.result
+        errors: list[GraphQLError] = list(getattr(result, "errors", None) or [])
+        info.error_codes += [str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors]
+
+
+def note_tenant(tenant_id: uuid.UUID) -> None:
+    info = current.get()
+    if info is not None:
+        info.tenant = str(tenant_id)
+
+
+# ---------------------------------------------------------------- tracing
+
+_tracer: Any = None
+
+
+def configure_tracing(exporter: str | None, service_name: str = "customergraph") -> bool:
+    """Switch tracing on for `otlp` or `console` (OTEL_TRACES_EXPORTER); off otherwise."""
+    global _tracer
+    if exporter not in ("otlp", "console"):
+        return False
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        ConsoleSpanExporter,
+        SimpleSpanProcessor,
+    )
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stdout)))
+    trace.set_tracer_provider(provider)
+    _tracer = trace.get_tracer("customergraph")
+    return True
+
+
+class _NoSpan:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _span(scope: Scope) -> Any:
+    if _tracer is None:
+        return _NoSpan()
+    return _tracer.start_as_current_span(
+        f"{scope['method']} {scope['path']}",
+        attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
+    )
