@@ -23,9 +23,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from domain.errors import ApiError
 from domain.persisted import PersistedQueries
@@ -44,6 +44,40 @@ UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
 JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def wants_graphql_response_json(accept: str | None) -> bool:
+    """GraphQL over HTTP, Accept: answer with application/graphql-response+json when the
+    client lists it with a q at least that of application/json; no Accept header, `*/*` or
+    application/json alone keep application/json (the spec's rule for legacy clients)."""
+    weights: dict[str, float] = {}
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip().lower() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media] = max(q, weights.get(media, 0.0))
+    wanted = weights.get(GRAPHQL_RESPONSE_JSON, 0.0)
+    return wanted > 0 and wanted >= weights.get("application/json", 0.0)
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """A parse, validation or variable-coercion failure: execution never started, so there
+    is no data and no error has a response path."""
+    errors = result.errors or []
+    persisted = any((e.extensions or {}).get("code") == "PERSISTED_QUERY_NOT_FOUND" for e in errors)
+    return (
+        result.data is None
+        and bool(errors)
+        and not persisted  # Apollo clients expect it with 200, then send the document
+        and all(error.path is None for error in errors)
+    )
 
 
 def error_response(status: int, code: str, message: str, **headers: str) -> Response:
@@ -122,6 +156,54 @@ class CustomerGraphQL(GraphQL[Context, None]):
             if isinstance(error.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, error.reason) from error
             raise
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """GraphQL over HTTP media types: a client that accepts
+        application/graphql-response+json gets it, and a request error (parse, validation,
+        variable coercion) is then HTTP 400; application/json keeps 200 for those."""
+        result = await super().execute_operation(
+            request=request,
+            request_adapter=request_adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        if wants_graphql_response_json(request.headers.get("accept")):
+            sub_response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if isinstance(result, ExecutionResult) and is_request_error(result):
+                sub_response.status_code = 400
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """With application/graphql-response+json, a request error has no `data` entry."""
+        response = await super().process_result(request, result)
+        if is_request_error(result) and wants_graphql_response_json(request.headers.get("accept")):
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """Strawberry appends the sub-response's headers to its own `application/json`
+        content-type; the negotiated one replaces it instead of doubling it."""
+        media_type = sub_response.headers.get("content-type")
+        response = super().create_response(response_data, sub_response)
+        if media_type is not None:
+            response.headers["content-type"] = media_type
+        return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal = request.scope["state"]["principal"]
