@@ -238,8 +238,10 @@ class LiveServer:
 
 
 def start_server(database_url: str, log: Path, **extra_env: str) -> LiveServer:
-    """`customergraph serve` in its own process on a free loopback port, once healthy."""
-    port = free_port()
+    """`customergraph serve` in its own process on a free loopback port, once healthy.
+
+    A port found free can be taken by another process before the server binds it, so a
+    server that exits at start is tried again on another port."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -247,23 +249,26 @@ def start_server(database_url: str, log: Path, **extra_env: str) -> LiveServer:
         "LOG_LEVEL": "warning",
         **extra_env,
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return LiveServer(url, process, log)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
+    for _attempt in range(3):
+        port = free_port()
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return LiveServer(url, process, log)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        process.kill()
+        process.wait()
     pytest.fail(f"server did not start:\n{log.read_text()}")
 
 
