@@ -30,6 +30,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from domain.errors import ApiError
 from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, make_engine, make_sessionmaker
+from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
 from resolvers import events
 from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
 from resolvers.context import Context
@@ -220,9 +221,9 @@ def wants_graphiql(scope: Scope) -> bool:
 
 
 async def authenticate(
-    factory: async_sessionmaker[AsyncSession], scope: Scope
+    factory: async_sessionmaker[AsyncSession], scope: Scope, limiter: Limiter | None
 ) -> Principal | Response:
-    """The caller's principal, or the 401/403/503 response that ends the request."""
+    """The caller's principal, or the 401/403/429/503 response that ends the request."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
     try:
@@ -239,23 +240,38 @@ async def authenticate(
         return error_response(
             403, "FORBIDDEN", "X-Organization-Id does not match the API key's organization"
         )
+    if limiter is not None:
+        decision = await limiter.take(f"{principal.tenant_id}:{principal.api_key_id}")
+        if not decision.allowed:
+            return rate_limited(decision)
     return principal
+
+
+def rate_limited(decision: Decision) -> Response:
+    extensions = {"code": "RATE_LIMITED", "limit": decision.limit, "window": "minute"}
+    body = {"errors": [{"message": "Rate limit exceeded", "extensions": extensions}]}
+    headers = {"Retry-After": str(decision.retry_after)}
+    return Response(orjson.dumps(body), 429, headers, media_type="application/json")
 
 
 class GraphQLEndpoint:
     """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work."""
 
     def __init__(
-        self, factory: async_sessionmaker[AsyncSession], settings: Settings, bus: EventBus
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        bus: EventBus,
+        limiter: Limiter | None,
     ) -> None:
-        self.factory = factory
+        self.factory, self.limiter = factory, limiter
         self.graphql = CustomerGraphQL(factory, settings, bus)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if wants_graphiql(scope):
             await HTMLResponse(self.graphql.graphql_ide_html)(scope, receive, send)
             return
-        principal = await authenticate(self.factory, scope)
+        principal = await authenticate(self.factory, scope, self.limiter)
         if isinstance(principal, Response):
             await principal(scope, receive, send)
             return
@@ -271,11 +287,13 @@ class GraphQLEndpoint:
 class EventsEndpoint:
     """GET /events: the tenant's customer events as server-sent events (API.md, Real-time)."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
-        self.factory, self.bus = factory, bus
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], bus: EventBus, limiter: Limiter | None
+    ) -> None:
+        self.factory, self.bus, self.limiter = factory, bus, limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = await authenticate(self.factory, scope)
+        principal = await authenticate(self.factory, scope, self.limiter)
         if isinstance(principal, Response):
             await principal(scope, receive, send)
             return
@@ -330,9 +348,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await bus.listen(settings.database_url)
         yield
         await bus.close()
+        if isinstance(limiter, RedisLimiter):
+            await limiter.close()
         await engine.dispose()
 
-    graphql = GraphQLEndpoint(factory, settings, bus)
+    limiter = make_limiter(settings.rate_limit_per_minute, settings.redis_url)
+    graphql = GraphQLEndpoint(factory, settings, bus, limiter)
     metrics = Metrics(engine)
     app = Starlette(
         routes=[
@@ -341,7 +362,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics.endpoint),
             Mount("/graphql/static", StaticFiles(directory=STATIC)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/events", EventsEndpoint(factory, bus), methods=["GET"]),
+            Route("/events", EventsEndpoint(factory, bus, limiter), methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(RequestTelemetry, metrics=metrics)],

@@ -97,7 +97,8 @@ def backend(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[Starlette]:
-    application = create_app(Settings(database_url=database_url, secret_key=TEST_SECRET))
+    settings = Settings(database_url=database_url, secret_key=TEST_SECRET, rate_limit_per_minute=0)
+    application = create_app(settings)
     yield application
     await application.state.engine.dispose()
 
@@ -247,6 +248,7 @@ def start_server(database_url: str, log: Path, **extra_env: str) -> LiveServer:
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET,
         "LOG_LEVEL": "warning",
+        "RATE_LIMIT_PER_MINUTE": "0",
         **extra_env,
     }
     for _attempt in range(3):
