@@ -27,7 +27,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
-from domain.errors import ApiError
+from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, make_engine, make_sessionmaker
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
@@ -37,7 +37,14 @@ from resolvers.context import Context
 from resolvers.events import EventBus
 from schema import schema
 from settings import Settings, get_settings
-from telemetry import Metrics, RequestTelemetry, configure_tracing, note_tenant, setup_logging
+from telemetry import (
+    Metrics,
+    RequestTelemetry,
+    configure_tracing,
+    note_errors,
+    note_tenant,
+    setup_logging,
+)
 
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
@@ -117,15 +124,18 @@ class CustomerGraphQL(GraphQL[Context, None]):
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        """Strawberry takes any JSON body for an object; a bare string, number, `null` or
-        `true` would crash it (HTTP 500), so it is a 400 here. Starlette caches the body."""
-        is_json = "application/json" in (request.content_type or "")
-        if (
-            request.method == "POST"
-            and is_json
-            and not JSON_CONTAINER.match(await request.get_body())
-        ):
-            raise HTTPException(400, "The request body must be a JSON object")
+        """Strawberry takes any JSON body for an object (or a batch of objects); anything
+        else would crash it (HTTP 500), so it is a 400 here. Starlette caches the body."""
+        if request.method == "POST" and "application/json" in (request.content_type or ""):
+            body = await request.get_body()
+            if not JSON_CONTAINER.match(body):
+                raise HTTPException(400, "The request body must be a JSON object")
+            if body.lstrip()[:1] == b"[":
+                operations = self.parse_json(body)
+                if not isinstance(operations, list) or not all(
+                    isinstance(item, dict) for item in operations
+                ):
+                    raise HTTPException(400, "A batch must be a list of JSON objects")
         return await super().parse_http_body(request)
 
     async def execute_single(
@@ -187,7 +197,15 @@ class CustomerGraphQL(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        """With application/graphql-response+json, a request error has no `data` entry."""
+        """Every error gets a code; with application/graphql-response+json, a request error
+        has no `data` entry."""
+        for error in result.errors or ():
+            extensions = error.extensions or {}
+            if not extensions.get("code"):
+                has_cause = error.original_error is not None
+                code = request_error_code(error.message, bool(error.path), has_cause)
+                error.extensions = {**extensions, "code": code}
+        note_errors([str((e.extensions or {})["code"]) for e in result.errors or ()])
         response = await super().process_result(request, result)
         if is_request_error(result) and wants_graphql_response_json(request.headers.get("accept")):
             response.pop("data", None)

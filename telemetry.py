@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import GraphQLError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import event
@@ -188,17 +187,19 @@ KNOWN_PATHS = frozenset({"/graphql", "/events", "/healthz", "/readyz", "/metrics
 
 
 class OperationTelemetry(SchemaExtension):
-    """Notes the operation name and the error codes of a GraphQL execution."""
+    """Notes the operation name of a GraphQL execution."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         info = current.get()
-        if info is None:
-            return
-        info.operation = self.execution_context.operation_name
-        result = self.execution_context.result
-        errors: list[GraphQLError] = list(getattr(result, "errors", None) or [])
-        info.error_codes += [str((e.extensions or {}).get("code", "UNKNOWN")) for e in errors]
+        if info is not None:
+            info.operation = self.execution_context.operation_name
+
+
+def note_errors(codes: list[str]) -> None:
+    info = current.get()
+    if info is not None:
+        info.error_codes += codes
 
 
 def note_tenant(tenant_id: uuid.UUID) -> None:

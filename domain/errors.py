@@ -38,3 +38,15 @@ class Unauthenticated(ApiError):
 
 class NotFound(ApiError):
     code = "NOT_FOUND"
+
+
+def request_error_code(message: str, has_path: bool, has_cause: bool) -> str:
+    """A code for an error raised before execution (Apollo's names), or BAD_USER_INPUT for
+    a bad argument or variable value."""
+    if "tokens. Parsing aborted" in message:
+        return "QUERY_TOO_COMPLEX"
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if has_path or has_cause or message.startswith("Variable "):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"

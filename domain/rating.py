@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 
 ZERO = Decimal(0)
+# Exact products and sums: Python's default context keeps 28 digits and rounds silently
+# (a 30-digit quantity times 0.000001 lost its last digits). Quantities have at most about
+# 11,000 digits (models/sqlite_functions.py) and prices 38, so this never rounds; if it ever
+# had to, Inexact raises rather than answer a wrong amount.
+EXACT = Context(prec=100_000, traps=[InvalidOperation, Inexact])
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,8 @@ class Line:
 
     @property
     def cost(self) -> Decimal:
-        return self.quantity * self.terms.unit_price
+        with localcontext(EXACT):
+            return self.quantity * self.terms.unit_price
 
 
 @dataclass(slots=True)
@@ -45,7 +51,8 @@ class CreditTypeLines:
 
     @property
     def total(self) -> Decimal:
-        return sum((line.cost for line in self.lines), ZERO)
+        with localcontext(EXACT):
+            return sum((line.cost for line in self.lines), ZERO)
 
 
 Quantities = dict[tuple[int, Hashable, str | None], Decimal]

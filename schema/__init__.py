@@ -8,14 +8,16 @@ from functools import partial
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.federation import Schema
+from strawberry.schema.config import StrawberryConfig
 
 from schema.billing import BillableMetric
 from schema.customers import Customer
 from schema.errors import MaskUnexpectedErrors
 from schema.instances import Instance
+from schema.limits import MAX_BATCH, MAX_TOKENS, QueryLimits
 from schema.plans import Plan, Subscription
 from schema.roots import Mutation, Query
 from schema.scalars import DateTime, Decimal
@@ -38,9 +40,12 @@ def build_schema(tracing: bool = False) -> Schema:
         mutation=Mutation,
         types=ENTITIES,
         scalar_overrides={datetime: DateTime, PyDecimal: Decimal},
+        config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH}),
         extensions=[
+            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             partial(ParserCache, maxsize=512),
             partial(ValidationCache, maxsize=512),
+            QueryLimits,
             MaskUnexpectedErrors,
             OperationTelemetry,
             *tracing_extensions,

@@ -60,25 +60,9 @@ def is_unexpected(error: GraphQLError) -> bool:
     return True
 
 
-def request_error_code(error: GraphQLError) -> str:
-    """Apollo's codes for errors raised before execution, BAD_USER_INPUT for bad values."""
-    if error.message.startswith("Syntax Error"):
-        return "GRAPHQL_PARSE_FAILED"
-    if error.path or error.message.startswith("Variable ") or error.original_error:
-        return "BAD_USER_INPUT"
-    return "GRAPHQL_VALIDATION_FAILED"
-
-
 class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message="Internal server error")
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            if not (error.extensions or {}).get("code"):
-                error.extensions = {**(error.extensions or {}), "code": request_error_code(error)}
-        return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)

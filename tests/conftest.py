@@ -127,11 +127,18 @@ class Api:
         sent = {"Authorization": f"Bearer {self.key}", **self.headers, **headers}
         return await self.http.post("/graphql", json=body, headers=sent)
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON body of a 200 response (errors, if any, included)."""
+    async def full(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON body of a 200 response, with its extensions (e.g. the query's cost)."""
         response = await self.post(query, variables)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
+        return body
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON body of a 200 response (errors, if any, included), without the
+        response extensions every answer carries (`extensions.cost`)."""
+        body = await self.full(query, variables)
+        body.pop("extensions", None)
         return body
 
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:

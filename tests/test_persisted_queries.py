@@ -28,7 +28,7 @@ async def test_apq_not_found_then_registered_then_served_by_hash(tenant: TenantH
     registered = await http.post(
         "/graphql", json={"query": QUERY, "extensions": persisted()}, headers=auth
     )
-    assert registered.json() == {"data": {"viewer": {"tenant": {"name": tenant.name}}}}
+    assert registered.json()["data"] == {"viewer": {"tenant": {"name": tenant.name}}}
     by_hash = await http.post("/graphql", json={"extensions": persisted()}, headers=auth)
     assert by_hash.json() == registered.json()
     params = {"extensions": json.dumps(persisted()), "operationName": "Viewer"}
