@@ -6,7 +6,6 @@ from conftest import TenantHandle, assert_statements, count_statements
 from graphql import get_introspection_query
 from starlette.applications import Starlette
 
-
 CHAIN = "customers(first: 2) { nodes { " + "subscriptions(first: 2) { nodes { customer { " * 3
 TWELVE = "{ " + CHAIN + "id" + " } } }" * 3 + " } } }"  # id is the 12th level
 THIRTEEN = "{ " + CHAIN + "subscriptions { totalCount }" + " } } }" * 3 + " } } }"
