@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
@@ -31,7 +31,7 @@ from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, make_engine, make_sessionmaker
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
-from resolvers import events
+from resolvers import events, idempotency
 from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
 from resolvers.context import Context
 from resolvers.events import EventBus
@@ -49,6 +49,7 @@ from telemetry import (
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
 UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
+MAX_IDEMPOTENCY_KEY = 255
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
 JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
@@ -294,12 +295,96 @@ class GraphQLEndpoint:
             await principal(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
+        key = dict(scope["headers"]).get(b"idempotency-key")
+        if key is not None and scope["method"] == "POST":
+            await self._once(key.decode("latin-1"), principal, scope, receive, send)
+        else:
+            await self._run(scope, receive, send)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.graphql(scope, receive, send)
         finally:
             uow: UnitOfWork | None = scope["state"].get("uow")
             if uow is not None:
                 await uow.close()
+
+    async def _once(
+        self, key: str, principal: Principal, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Idempotency-Key: run once, replay the stored response, or refuse (409)."""
+        if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
+            message = f"Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+            await error_response(400, "BAD_USER_INPUT", message)(scope, receive, send)
+            return
+        body = await read_body(receive)
+        claimed = await idempotency.claim(self.factory, principal.tenant_id, key, body)
+        if claimed.outcome == "reused":
+            message = "This Idempotency-Key was used with another request body"
+            await error_response(409, "IDEMPOTENCY_KEY_REUSED", message)(scope, receive, send)
+        elif claimed.outcome == "busy":
+            message = "A request with this Idempotency-Key is still running"
+            await error_response(409, "IDEMPOTENCY_KEY_IN_USE", message)(scope, receive, send)
+        elif claimed.outcome == "replay":
+            headers = {"Idempotent-Replayed": "true"}
+            replay = Response(claimed.body, claimed.status or 200, headers, claimed.content_type)
+            await replay(scope, receive, send)
+        else:
+            capture = Capture(send)
+            status, content_type, answer = 500, None, b""
+            try:
+                await self._run(scope, replay_body(body), capture)
+                status, content_type, answer = capture.status, capture.content_type, capture.body
+            finally:
+                await idempotency.finish(
+                    self.factory, principal.tenant_id, claimed, status, content_type, answer
+                )
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def replay_body(body: bytes) -> Receive:
+    """A receive channel that hands the already-read body to the app once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class Capture:
+    """Forwards a response to the client and keeps a copy of it."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+        self.content_type: str | None = None
+        self.chunks: list[bytes] = []
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            headers = dict(message.get("headers", []))
+            self.content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+        await self.send(message)
 
 
 class EventsEndpoint:

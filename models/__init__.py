@@ -4,6 +4,7 @@ from models.base import Base, TenantOwned
 from models.billing import BillableMetric
 from models.customers import Customer, CustomerIngestAlias
 from models.events import CustomerEvent
+from models.idempotency import IdempotencyRecord
 from models.instances import Instance
 from models.plans import Plan, PlanCharge, Subscription
 from models.tenants import ApiKey, Tenant
@@ -16,6 +17,7 @@ __all__ = [
     "Customer",
     "CustomerEvent",
     "CustomerIngestAlias",
+    "IdempotencyRecord",
     "Instance",
     "Plan",
     "PlanCharge",
