@@ -430,6 +430,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.database_url,
         pool_size=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        role=settings.database_app_role or None,
     )
     factory = make_sessionmaker(engine)
 

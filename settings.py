@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     secret_key: str = "customergraph-development-secret"  # noqa: S105
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     db_statement_timeout_ms: Annotated[int, Field(ge=0)] = 10_000
+    # PostgreSQL: the role the server's connections take (row-level security applies to
+    # it); empty keeps the login role, e.g. when DATABASE_URL logs in as a restricted user.
+    database_app_role: str = "customergraph_app"
     log_level: str = "info"
     # OpenTelemetry's own variable: "otlp" (with OTEL_EXPORTER_OTLP_ENDPOINT) or "console".
     otel_traces_exporter: str | None = None

@@ -29,7 +29,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 log = logging.getLogger("customergraph.requests")
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+# Transaction control, and the tenant setting row-level security reads at each BEGIN, are
+# not counted as statements: they carry no data a query reads (one round trip each).
+TRANSACTION_CONTROL = (
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "RELEASE",
+    "SELECT SET_CONFIG('APP.TENANT_ID'",
+)
 
 
 @dataclass(slots=True)

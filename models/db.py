@@ -35,13 +35,21 @@ from models.tenancy import TenantSession
 _INDEX_NAME = re.compile("|".join(re.escape(name) for name in UNIQUE_INDEX_FIELDS))
 
 
-def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0) -> AsyncEngine:
-    """An engine for SQLite (WAL, busy timeout, real SAVEPOINTs) or PostgreSQL (asyncpg)."""
+def make_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0, role: str | None = None
+) -> AsyncEngine:
+    """An engine for SQLite (WAL, busy timeout, real SAVEPOINTs) or PostgreSQL (asyncpg).
+
+    On PostgreSQL `role` is the role every connection takes at start (the server's
+    `customergraph_app`, subject to row-level security); None keeps the login role (the
+    owner, for migrations and the CLI)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     server_settings = {"application_name": "customergraph"}
     if statement_timeout_ms:
         server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if role:
+        server_settings["role"] = role
     return create_async_engine(
         url,
         pool_size=pool_size,

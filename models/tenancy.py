@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from models.base import TenantOwned
@@ -22,6 +22,17 @@ class TenancyError(RuntimeError):
 
 class TenantSession(Session):
     """The session class every request uses; the guard listens on it alone."""
+
+
+TENANT_SETTING = "SELECT set_config('app.tenant_id', :tenant, true)"
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_tenant(session: Session, _transaction: Any, connection: Connection) -> None:
+    """PostgreSQL's row-level security reads the tenant of the transaction from here."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is not None and connection.dialect.name == "postgresql":
+        connection.execute(text(TENANT_SETTING), {"tenant": str(tenant_id)})
 
 
 @event.listens_for(TenantSession, "do_orm_execute")

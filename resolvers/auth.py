@@ -7,7 +7,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, String, Uuid, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.errors import Forbidden
@@ -58,13 +59,22 @@ async def find_principal(
     """The principal of a live API key, or None for a missing, unknown or revoked one."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
         return None
-    statement = (
-        select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
-        .join(Tenant, Tenant.id == ApiKey.tenant_id)
-        .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    )
     async with factory(info={"system": True}) as session:
-        row = (await session.execute(statement)).first()
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            # Row-level security hides api_keys before a tenant is known: one SECURITY
+            # DEFINER function (migration 0006) answers exactly this lookup.
+            lookup = text(
+                "SELECT id, scopes, tenant_id, name FROM customergraph_principal(:h)"
+            ).columns(id=BigInteger(), scopes=JSONB(), tenant_id=Uuid(), name=String())
+            row = (await session.execute(lookup, {"h": hash_key(key)})).first()
+        else:
+            statement = (
+                select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            )
+            row = (await session.execute(statement)).first()
     if row is None:
         return None
     return Principal(row.tenant_id, row.name, frozenset(row.scopes), row.id)

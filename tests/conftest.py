@@ -30,8 +30,10 @@ from starlette.applications import Starlette
 from app import create_app
 from models import ApiKey, Tenant
 from models.base import utcnow
+from models.db import make_engine, make_sessionmaker
 from resolvers.auth import ALL_SCOPES, hash_key, new_key
 from settings import Settings
+from telemetry import TRANSACTION_CONTROL
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = Path(__file__).resolve().parent / "operations"
@@ -99,8 +101,13 @@ def backend(database_url: str) -> str:
 async def app(database_url: str) -> AsyncIterator[Starlette]:
     settings = Settings(database_url=database_url, secret_key=TEST_SECRET, rate_limit_per_minute=0)
     application = create_app(settings)
+    # Fixtures write tenants and keys as the tables' owner, as the CLI does; the app itself
+    # connects with the row-level-security role.
+    owner = make_engine(database_url)
+    application.state.owner_factory = make_sessionmaker(owner)
     yield application
     await application.state.engine.dispose()
+    await owner.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -166,7 +173,7 @@ async def add_api_key(
     app: Starlette, tenant_id: uuid.UUID, scopes: list[str], revoked: bool = False
 ) -> str:
     key, prefix = new_key()
-    async with app.state.session_factory(info={"system": True}) as session:
+    async with app.state.owner_factory(info={"system": True}) as session:
         session.add(
             ApiKey(
                 tenant_id=tenant_id,
@@ -185,7 +192,7 @@ async def make_tenant(app: Starlette, http: httpx.AsyncClient) -> TenantHandle:
     """A new tenant with an all-scopes key: tests never share data by accident."""
     name = f"tenant-{secrets.token_hex(6)}"
     tenant_id = uuid.uuid4()
-    async with app.state.session_factory(info={"system": True}) as session:
+    async with app.state.owner_factory(info={"system": True}) as session:
         session.add(Tenant(id=tenant_id, name=name, created_at=utcnow()))
         await session.commit()
     key = await add_api_key(app, tenant_id, list(ALL_SCOPES))
@@ -202,14 +209,10 @@ async def other_tenant(app: Starlette, client: httpx.AsyncClient) -> TenantHandl
     return await make_tenant(app, client)
 
 
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
 @contextmanager
 def count_statements(app: Starlette) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends inside the block (BEGIN/COMMIT aside:
-    SQLite sends them as statements, asyncpg does not, and they are not round trips of
-    the data a query reads)."""
+    """Every SQL statement the app's engine sends inside the block, counted as /metrics
+    counts them (transaction control and the row-level-security tenant setting aside)."""
     statements: list[str] = []
     engine = app.state.engine.sync_engine
 

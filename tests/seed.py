@@ -36,7 +36,7 @@ async def seed_graph(
     charging 4 metrics (one archived). Subscription i of a customer starts i days after
     BASE_TIME, so the newest is the last; statuses cycle through SUBSCRIPTION_STATUSES."""
     seeded = Seeded()
-    async with app.state.session_factory(info={"system": True}) as session:
+    async with app.state.owner_factory(info={"system": True}) as session:
         metrics = [
             BillableMetric(
                 tenant_id=tenant_id,

@@ -214,7 +214,7 @@ async def read_customer(api: Api, customer_id: str) -> dict[str, Any]:
 async def archive_plan_in_database(tenant: TenantHandle, plan_id: str) -> None:
     """No mutation archives a plan: an operator does it in the database."""
     pk = decode_int_id(plan_id, "Plan")
-    async with tenant.app.state.session_factory(info={"system": True}) as session:
+    async with tenant.app.state.owner_factory(info={"system": True}) as session:
         await session.execute(
             update(Plan).where(Plan.id == pk).values(archived_at=datetime.now(UTC))
         )
