@@ -13,7 +13,6 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,7 +28,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
-from models.db import UnitOfWork, make_engine, make_sessionmaker
+from models.db import UnitOfWork, is_unavailable, make_engine, make_sessionmaker
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
 from resolvers import events, idempotency
 from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
@@ -48,7 +47,6 @@ from telemetry import (
 
 log = logging.getLogger("customergraph")
 STATIC = Path(__file__).resolve().parent / "static" / "graphiql"
-UNAVAILABLE = (OperationalError, DBAPIError, OSError, TimeoutError)
 MAX_IDEMPOTENCY_KEY = 255
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
@@ -74,6 +72,14 @@ def wants_graphql_response_json(accept: str | None) -> bool:
         weights[media] = max(q, weights.get(media, 0.0))
     wanted = weights.get(GRAPHQL_RESPONSE_JSON, 0.0)
     return wanted > 0 and wanted >= weights.get("application/json", 0.0)
+
+
+def _unavailable(result: ExecutionResult) -> bool:
+    """The database could not serve this operation (see schema/errors.py): HTTP 503."""
+    return any(
+        (error.extensions or {}).get("code") == "SERVICE_UNAVAILABLE"
+        for error in result.errors or ()
+    )
 
 
 def is_request_error(result: ExecutionResult) -> bool:
@@ -193,6 +199,10 @@ class CustomerGraphQL(GraphQL[Context, None]):
             sub_response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
             if isinstance(result, ExecutionResult) and is_request_error(result):
                 sub_response.status_code = 400
+        results = result if isinstance(result, list) else [result]
+        if any(_unavailable(item) for item in results if isinstance(item, ExecutionResult)):
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = "1"
         return result
 
     async def process_result(
@@ -247,9 +257,11 @@ async def authenticate(
     key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
     try:
         principal = await find_principal(factory, key)
-    except UNAVAILABLE:
-        log.exception("database unavailable during authentication")
-        return error_response(503, "SERVICE_UNAVAILABLE", "Service unavailable")
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        log.warning("database unavailable during authentication: %s", type(error).__name__)
+        return unavailable()
     if principal is None:
         return error_response(
             401, "UNAUTHENTICATED", "Invalid API key", **{"WWW-Authenticate": "Bearer"}
@@ -264,6 +276,10 @@ async def authenticate(
         if not decision.allowed:
             return rate_limited(decision)
     return principal
+
+
+def unavailable() -> Response:
+    return error_response(503, "SERVICE_UNAVAILABLE", "Service unavailable", **{"Retry-After": "1"})
 
 
 def rate_limited(decision: Decision) -> Response:
@@ -307,7 +323,12 @@ class GraphQLEndpoint:
         finally:
             uow: UnitOfWork | None = scope["state"].get("uow")
             if uow is not None:
-                await uow.close()
+                try:
+                    await uow.close()
+                except Exception as error:
+                    if not is_unavailable(error):
+                        raise
+                    log.warning("could not close a session: %s", type(error).__name__)
 
     async def _once(
         self, key: str, principal: Principal, scope: Scope, receive: Receive, send: Send
@@ -431,6 +452,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pool_size=settings.db_pool_size,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         role=settings.database_app_role or None,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
     factory = make_sessionmaker(engine)
 
@@ -441,7 +463,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except UNAVAILABLE:
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ready", "database": "ok"})
 

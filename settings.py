@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     secret_key: str = "customergraph-development-secret"  # noqa: S105
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     db_statement_timeout_ms: Annotated[int, Field(ge=0)] = 10_000
+    db_pool_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
     # PostgreSQL: the role the server's connections take (row-level security applies to
     # it); empty keeps the login role, e.g. when DATABASE_URL logs in as a restricted user.
     database_app_role: str = "customergraph_app"

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Result
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,11 +33,22 @@ from models.customers import UNIQUE_INDEX_FIELDS
 from models.sqlite_functions import AGGREGATES
 from models.tenancy import TenantSession
 
+CONNECT_TIMEOUT_SECONDS = 1.5
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
+# PostgreSQL SQLSTATEs of a database that can not serve now: statement timeout (57014),
+# shutting down (57P01-03), lock wait timeout (55P03); classes 08 (connection) and 53
+# (insufficient resources) are matched by prefix.
+UNAVAILABLE_STATES = frozenset({"57014", "57P01", "57P02", "57P03", "55P03"})
 _INDEX_NAME = re.compile("|".join(re.escape(name) for name in UNIQUE_INDEX_FIELDS))
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 0, role: str | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout_ms: int = 0,
+    role: str | None = None,
+    pool_timeout: float = 2.0,
 ) -> AsyncEngine:
     """An engine for SQLite (WAL, busy timeout, real SAVEPOINTs) or PostgreSQL (asyncpg).
 
@@ -54,8 +66,8 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_timeout=5,
-        connect_args={"server_settings": server_settings, "timeout": 5},
+        pool_timeout=pool_timeout,
+        connect_args={"server_settings": server_settings, "timeout": CONNECT_TIMEOUT_SECONDS},
     )
 
 
@@ -103,6 +115,20 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(
         engine, sync_session_class=TenantSession, expire_on_commit=False, autoflush=False
     )
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database can not serve now: unreachable, connection lost, statement timeout,
+    pool exhausted. Such a request is answered 503, never left hanging."""
+    if isinstance(error, IntegrityError):
+        return False
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", ""))
+        if state in UNAVAILABLE_STATES or state[:2] in ("08", "53"):
+            return True
+    return isinstance(error, UNAVAILABLE_ERRORS)
 
 
 def unique_violation_field(error: IntegrityError) -> str | None:

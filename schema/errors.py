@@ -12,6 +12,7 @@ from strawberry.extensions import MaskErrors
 
 from domain.errors import ApiError
 from domain.problems import Problem
+from models.db import is_unavailable
 
 log = logging.getLogger("customergraph.errors")
 
@@ -56,7 +57,10 @@ def is_unexpected(error: GraphQLError) -> bool:
         return False
     if not error.path and isinstance(original, (ValueError, TypeError)):
         return False
-    log.error("unexpected error at %s", error.path, exc_info=original)
+    if is_unavailable(original):
+        log.warning("database unavailable at %s: %s", error.path, type(original).__name__)
+    else:
+        log.error("unexpected error at %s", error.path, exc_info=original)
     return True
 
 
@@ -66,5 +70,9 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        if error.original_error is not None and is_unavailable(error.original_error):
+            masked.message = "Service unavailable"
+            masked.extensions = {"code": "SERVICE_UNAVAILABLE"}
+        else:
+            masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
         return masked
