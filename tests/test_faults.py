@@ -86,15 +86,14 @@ async def server_via_proxy(
         await proxy.close()
 
 
-def needs_postgres(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("network faults concern the PostgreSQL connection")
+# Network faults concern the PostgreSQL connection (SQLite is a file in the process).
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+@POSTGRESQL_ONLY
 async def test_database_down_is_503_within_2s_and_back_within_5s(
-    database_url: str, backend: str, app: Starlette, client: httpx.AsyncClient, tmp_path: object
+    database_url: str, app: Starlette, client: httpx.AsyncClient, tmp_path: object
 ) -> None:
-    needs_postgres(backend)
     tenant = await make_tenant(app, client)
     auth = {"Authorization": f"Bearer {tenant.key}"}
     async with (
@@ -145,10 +144,10 @@ RENAME = """mutation($id: ID!) { setCustomerName(input: {id: $id, name: "blocked
   customer { displayName } userErrors { code } } }"""
 
 
+@POSTGRESQL_ONLY
 async def test_statement_timeout_and_pool_exhaustion_are_503_not_a_hang(
-    database_url: str, backend: str, app: Starlette, client: httpx.AsyncClient, tmp_path: object
+    database_url: str, app: Starlette, client: httpx.AsyncClient, tmp_path: object
 ) -> None:
-    needs_postgres(backend)
     tenant = await make_tenant(app, client)
     customer = await create_customer(tenant.api, displayName="locked")
     auth = {"Authorization": f"Bearer {tenant.key}"}

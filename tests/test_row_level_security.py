@@ -35,11 +35,13 @@ async def test_raw_select_sees_only_the_transactions_tenant(
     assert unset == 0, "no tenant named: no rows"
 
 
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@POSTGRESQL_ONLY
 async def test_writes_for_another_tenant_are_refused(
-    app: Starlette, backend: str, tenant: TenantHandle, other_tenant: TenantHandle
+    app: Starlette, tenant: TenantHandle, other_tenant: TenantHandle
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip("row-level security is PostgreSQL's; SQLite relies on the ORM guard")
     insert = text(
         "INSERT INTO customers (tenant_id, account_type, display_name, custom_fields, "
         "billing_provider_configurations, billable_status, billable_status_effective_at, "
@@ -52,9 +54,8 @@ async def test_writes_for_another_tenant_are_refused(
             await connection.execute(insert, {"other": str(other_tenant.id)})
 
 
-async def test_app_role_neither_owns_nor_bypasses(app: Starlette, backend: str) -> None:
-    if backend == "sqlite":
-        pytest.skip("roles are PostgreSQL's")
+@POSTGRESQL_ONLY
+async def test_app_role_neither_owns_nor_bypasses(app: Starlette) -> None:
     async with app.state.engine.connect() as connection:
         row = (
             await connection.execute(
