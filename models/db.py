@@ -137,6 +137,10 @@ def unique_violation_field(error: IntegrityError) -> str | None:
     return UNIQUE_INDEX_FIELDS[match.group(0)] if match else None
 
 
+class RequestFinished(RuntimeError):
+    """A statement arrived after its request's unit of work was closed."""
+
+
 class UnitOfWork:
     """One session for one request, tenant-scoped, with serialised statements."""
 
@@ -146,6 +150,7 @@ class UnitOfWork:
         self._factory = factory
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
         self.tenant_id = tenant_id
 
     @property
@@ -162,6 +167,8 @@ class UnitOfWork:
 
     async def execute(self, statement: Executable) -> Result[Any]:
         async with self._lock:
+            if self._closed:
+                raise RequestFinished
             return await self.session.execute(statement)
 
     @asynccontextmanager
@@ -184,6 +191,11 @@ class UnitOfWork:
                 raise
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """End the request's session once no statement is running. A loader batch still
+        scheduled (its field's answer already given up, e.g. after a sibling error nulled
+        the parent) finds the unit of work closed instead of reopening a session."""
+        async with self._lock:
+            self._closed = True
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
