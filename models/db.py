@@ -30,7 +30,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import await_
 
 from models.customers import UNIQUE_INDEX_FIELDS
-from models.sqlite_functions import AGGREGATES
+from models.sqlite_functions import AGGREGATES, FUNCTIONS
 from models.tenancy import TenantSession
 
 CONNECT_TIMEOUT_SECONDS = 1.5
@@ -96,6 +96,8 @@ def _sqlite_engine(url: str) -> AsyncEngine:
         # SQLite's lower() folds ASCII only; PostgreSQL's folds all of Unicode. Case-blind
         # search, filters and the lower(...) unique indexes must agree on both.
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        for name, arity, function in FUNCTIONS:
+            dbapi_connection.create_function(name, arity, function, deterministic=True)
         _register_aggregates(dbapi_connection)
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON"):

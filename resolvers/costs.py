@@ -141,8 +141,8 @@ async def resolve_costs(
             for row in charges
             if row.started_at < end and (row.ends_at is None or row.ends_at > start)
         ]
-        credit_types = rate(day, active, quantities) if active else []
-        buckets.append(Bucket(start, end, credit_types))
+        if active:  # API.md: only days in which a subscription was active
+            buckets.append(Bucket(start, end, rate(day, active, quantities)))
     return buckets
 
 
@@ -218,24 +218,27 @@ async def preview_invoice(
         raise BadUserInput(
             "Invalid events; nothing was priced",
             problems=[
-                {"field": list(p.field), "code": p.code.value, "message": p.message}
+                {"field": _argument_path(p.field), "code": p.code.value, "message": p.message}
                 for p in problems
             ],
         )
-    rows: dict[str, dict[str, Any]] = {}
+    # As ingestUsage would store them: the first event of a transaction id wins, and only
+    # then are events outside the period left out (a later copy inside it is a duplicate).
+    first: dict[str, Any] = {}
     for event, _ in resolved:
-        if start <= event.timestamp < end:
-            rows.setdefault(
-                event.transaction_id,
-                {
-                    "id": GIVEN_ID_BASE + event.index,
-                    "customer_id": customer_id,
-                    "transaction_id": event.transaction_id,
-                    "event_type": event.event_type,
-                    "timestamp": event.timestamp,
-                    "properties": event.properties,
-                },
-            )
+        first.setdefault(event.transaction_id, event)
+    rows: dict[str, dict[str, Any]] = {
+        event.transaction_id: {
+            "id": GIVEN_ID_BASE + event.index,
+            "customer_id": customer_id,
+            "transaction_id": event.transaction_id,
+            "event_type": event.event_type,
+            "timestamp": event.timestamp,
+            "properties": event.properties,
+        }
+        for event in first.values()
+        if start <= event.timestamp < end
+    }
     charges = await _charges(ctx, customer_id, start, end, current=True)
     metrics = await _metrics(ctx, charges)
     source = _source(list(rows.values()), merge, ctx.uow.dialect)
@@ -256,6 +259,12 @@ async def preview_invoice(
 def _elsewhere(index: int) -> Problem:
     at = ("events", str(index), "customerId")
     return Problem(Code.INVALID, at, "This event belongs to another customer than customerId")
+
+
+def _argument_path(field: tuple[str, ...]) -> list[str]:
+    """previewInvoice takes `events` as an argument, not inside an `input` object: its paths
+    are ["events", "3", "customerId"], like those of _elsewhere."""
+    return list(field[1:] if field[:2] == ("input", "events") else field)
 
 
 def _source(rows: list[dict[str, Any]], merge: bool, dialect: str) -> FromClause | None:

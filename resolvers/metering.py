@@ -73,16 +73,19 @@ class Json:
 
     def text(self, key: str) -> ColumnElement[Any]:
         """A property as text: strings unquoted, numbers and booleans as written, null absent."""
+        # Typed as text: `->>` would otherwise keep the JSON type of the column, on which
+        # SQLAlchemy deprecates `||` (a group key of several properties concatenates them).
         if self.postgres:
-            extracted: ColumnElement[Any] = self.column.op("->>")(literal(key, String))
-            return extracted
+            return type_coerce(self.column.op("->>")(literal(key, String)), String)
         path = self._path(key)
         kind = func.json_type(self.column, path)
-        return case(
+        value = case(
             (kind == "text", func.json_extract(self.column, path)),
             (kind == "null", None),
-            else_=type_coerce(self.column.op("->")(path), String),
+            (kind == "real", func.num_text(self.column.op("->")(path))),
+            else_=self.column.op("->")(path),
         )
+        return type_coerce(value, String)
 
     def raw(self, key: str) -> ColumnElement[Any]:
         """SQLite: the property's JSON text, for the exact decimal aggregates."""

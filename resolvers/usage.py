@@ -3,7 +3,8 @@
 Customers are resolved for the whole call in one query (global ID, handle, externalId or
 ingest alias of an active customer); transaction ids already stored for the tenant, or
 repeated within the call, are counted as duplicates and ignored (`ON CONFLICT DO
-NOTHING`), so a retried call is safe.
+NOTHING`), so a retried call is safe. On PostgreSQL the event ids are drawn first (one more
+query), so that rows can be inserted in transaction-id order, free of deadlocks.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import BadUserInput
 from domain.ids import decode_global_id
 from domain.problems import Code, Problem
-from domain.usage import Event, validate_events
+from domain.usage import MAX_EVENTS, Event, validate_events
 from models import Customer, CustomerIngestAlias, UsageEvent
 from models.base import utcnow
 from resolvers.context import Context
@@ -91,17 +93,25 @@ async def resolve_references(ctx: Context, references: set[str]) -> dict[str, in
 async def resolve_events(
     ctx: Context, events: list[dict[str, Any]]
 ) -> tuple[list[tuple[Event, int]], list[Problem]]:
-    """Valid events with their customer's key, or every problem with its index."""
+    """Valid events with their customer's key, or every problem with its index: an unknown
+    customer is reported even when the call has other problems (API.md: every problem)."""
     valid, problems = validate_events(events, utcnow())
-    if problems:
+    if len(events) > MAX_EVENTS:
         return [], problems
-    customers = await resolve_references(ctx, {event.customer_ref for event in valid})
-    for event in valid:
-        if event.customer_ref not in customers:
-            at = ("input", "events", str(event.index), "customerId")
+    unusable = {p.field[2] for p in problems if p.field[3:] == ("customerId",)}
+    references = {
+        index: item["customerId"] for index, item in enumerate(events) if str(index) not in unusable
+    }
+    customers = await resolve_references(ctx, set(references.values()))
+    for index, reference in references.items():
+        if reference not in customers:
+            at = ("input", "events", str(index), "customerId")
             message = "No active customer has this ID, handle, externalId or ingest alias"
             problems.append(Problem(Code.NOT_FOUND, at, message))
-    return [(event, customers[event.customer_ref]) for event in valid if not problems], problems
+    if problems:
+        problems.sort(key=lambda p: int(p.field[2]))  # by event (stable within one)
+        return [], problems
+    return [(event, customers[event.customer_ref]) for event in valid], problems
 
 
 async def ingest_usage(ctx: Context, events: list[dict[str, Any]]) -> Ingested:
@@ -126,13 +136,30 @@ async def ingest_usage(ctx: Context, events: list[dict[str, Any]]) -> Ingested:
         )
     if not rows:
         return Ingested()
+    values = list(rows.values())
     async with ctx.uow.write() as session:
-        dialect = postgresql if ctx.uow.dialect == "postgresql" else sqlite
+        postgres = ctx.uow.dialect == "postgresql"
+        if postgres:
+            await _in_deadlock_free_order(session, values)
+        dialect = postgresql if postgres else sqlite
         statement = (
             dialect.insert(UsageEvent.__table__)
-            .values(list(rows.values()))
+            .values(values)
             .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
         )
         result: Any = await session.execute(statement)
         accepted = max(int(result.rowcount), 0)
     return Ingested(accepted=accepted, duplicates=len(resolved) - accepted)
+
+
+async def _in_deadlock_free_order(session: AsyncSession, values: list[dict[str, Any]]) -> None:
+    """PostgreSQL: concurrent calls sharing transaction ids in different orders would each
+    wait for the other's uncommitted unique-index entry (a deadlock, answered 500). Every
+    call therefore inserts in transaction-id order; the ids, which break LATEST's timestamp
+    ties, are taken first so that they still follow the order of the call's list."""
+    sequence = func.pg_get_serial_sequence(UsageEvent.__tablename__, "id")
+    series = func.generate_series(1, len(values))
+    ids = (await session.execute(select(func.nextval(sequence)).select_from(series))).scalars()
+    for row, key in zip(values, sorted(ids), strict=True):
+        row["id"] = key
+    values.sort(key=lambda row: row["transaction_id"])
