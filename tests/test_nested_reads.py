@@ -197,3 +197,18 @@ async def test_other_tenant_sees_none_of_the_children(
         "{ plans { totalCount } billableMetrics(includeArchived: true) { totalCount } }"
     )
     assert lists == {"plans": {"totalCount": 0}, "billableMetrics": {"totalCount": 0}}
+
+
+async def test_bench_queries_make_the_same_statements_whatever_the_data(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """bench/'s q1, q2 and q3: the key, the page (and one query per child list)."""
+    expected = {"BenchQ1": 2, "BenchQ2": 4, "BenchQ3": 2}
+    for customers in (10, 60):
+        tenant = await make_tenant(app, client)
+        seeded = await seed_graph(app, tenant.id, customers)
+        variables = {"id": seeded.ids("Customer", seeded.customers[:1])[0]}
+        for name, count in expected.items():
+            with count_statements(app) as statements:
+                await tenant.api.data(operation(name), variables if name == "BenchQ3" else None)
+            assert_statements(statements, count)

@@ -1,0 +1,1 @@
+"""Load benchmarks: CustomerGraph against a hand-written floor (see bench/README.md)."""

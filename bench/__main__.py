@@ -1,0 +1,206 @@
+"""`python -m bench` (`make bench`): CustomerGraph against the floor, on each backend.
+
+For each backend: a fresh database with the dataset; the statements per request counted
+in-process; then `customergraph serve` and the floor side by side (the idle one costs
+nothing), their answers compared, and each cell (query x connections) measured by
+`bench.load` in a process of its own, CustomerGraph then the floor back to back. One table
+at the end; the run's files (dataset facts with the API key, server logs, results.json,
+table.md) go to bench/results/run-<time>/ (git-ignored). The databases are dropped."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from rich.console import Console
+
+from bench import cpu
+from bench.common import QUERIES, RESULTS, ROOT
+from bench.databases import BACKENDS, create_database, drop_database
+from bench.dataset import prepare
+from bench.load import LoadResult, request_body
+from bench.report import Cell, Measured, errors, markdown, rich_table
+from bench.servers import Server, running
+from bench.statements import count_statements
+
+console = Console(stderr=True)
+Variables = dict[str, Any] | None
+TABLE_WIDTH = 130  # rich's default, 80 columns off a terminal, would squeeze the table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured, per cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured, per cell")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--connections", default="1,32")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "code": code_version(),
+    }
+
+
+def _git(*arguments: str) -> str:
+    command = ["git", "-C", str(ROOT), *arguments]
+    return subprocess.run(command, capture_output=True, check=False).stdout.decode().strip()  # noqa: S603
+
+
+def code_version() -> str:
+    """The commit measured, `+dirty` when the working tree has changes."""
+    try:
+        return _git("rev-parse", "--short", "HEAD") + (
+            "+dirty" if _git("status", "--short") else ""
+        )
+    except OSError:
+        return "unknown"
+
+
+def answers(server: Server, key: str, bodies: dict[str, bytes]) -> dict[str, Any]:
+    """The `data` of each query's answer (CustomerGraph adds `extensions`, the floor not)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    found = {}
+    for name, body in bodies.items():
+        response = httpx.post(server.url, content=body, headers=headers, timeout=30)
+        response.raise_for_status()
+        answer = response.json()
+        if "errors" in answer:
+            raise SystemExit(f"{server.name} answered {name} with errors: {answer['errors']}")
+        found[name] = answer["data"]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how long one backend's cells are measured."""
+
+    key: str
+    servers: tuple[Server, ...]
+    seconds: float
+    warmup: float
+
+
+def load(
+    target: Target, server: Server, query: str, variables: Variables, connections: int
+) -> Measured:
+    """`bench.load` in a process of its own against a running server; its result and the
+    cores other processes kept busy meanwhile."""
+    command = [
+        *(sys.executable, "-m", "bench.load", "--url", server.url, "--key", target.key),
+        *("--query", query, "--connections", str(connections)),
+        *("--seconds", str(target.seconds), "--warmup", str(target.warmup)),
+    ]
+    if variables:
+        command += ["--variables", orjson.dumps(variables).decode()]
+    pids = tuple(each.process.pid for each in target.servers)
+    before = cpu.sample(pids)
+    done = subprocess.run(  # noqa: S603 - our own module
+        command, cwd=ROOT, capture_output=True, check=False, timeout=target.seconds + 120
+    )
+    if done.returncode:
+        state = server.process.poll()
+        alive = "running" if state is None else f"exited with {state}"
+        message = f"bench.load against {server.name} ({alive}) failed:\n{done.stderr.decode()}"
+        raise RuntimeError(message)
+    others = cpu.others(before, cpu.sample(pids))
+    if done.stderr:
+        console.print(f"[yellow]{server.name} {query}:[/yellow] {done.stderr.decode().strip()}")
+    return Measured(LoadResult.from_dict(orjson.loads(done.stdout)), others)
+
+
+def bench_backend(backend: str, args: argparse.Namespace, run_dir: Path) -> list[Cell]:
+    connections = [int(value) for value in args.connections.split(",")]
+    database = create_database(backend, run_dir)
+    try:
+        console.print(f"[bold]{backend}[/bold]: dataset of {args.customers:,} customers")
+        facts = prepare(database.url, args.customers, run_dir / f"dataset-{backend}.json")
+        key = facts["api_key"]
+        variables: dict[str, Variables] = {q: None for q in QUERIES}
+        variables["q3"] = {"id": facts["sample_customer_id"]}
+        bodies = {q: request_body(q, variables[q]) for q in QUERIES}
+        statements = asyncio.run(count_statements(database.url, key, bodies))
+        with (
+            running("customergraph", database.url, run_dir) as customergraph,
+            running("floor", database.url, run_dir) as floor,
+        ):
+            if answers(floor, key, bodies) != answers(customergraph, key, bodies):
+                raise SystemExit("the floor's answers differ from CustomerGraph's")
+            target = Target(key, (customergraph, floor), args.seconds, args.warmup)
+            cells = []
+            for query in QUERIES:
+                for count in connections:
+                    console.print(f"  {query} x{count}")
+                    # Back to back, so a change in background load touches both alike.
+                    ours = load(target, customergraph, query, variables[query], count)
+                    floors = load(target, floor, query, variables[query], count)
+                    cells.append(Cell(backend, query, ours, floors, statements[query]))
+            return cells
+    finally:
+        drop_database(database)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    run_dir = RESULTS / f"run-{started:%Y%m%dT%H%M%SZ}"
+    run_dir.mkdir(parents=True)
+    clock = time.perf_counter()
+    cells: list[Cell] = []
+    for backend in args.backends.split(","):
+        cells += bench_backend(backend.strip(), args, run_dir)
+    about = machine()
+    title = (
+        f"{started:%Y-%m-%d %H:%M} UTC, {args.customers:,} customers, {args.seconds:g} s per cell,"
+        f" {about['cores']} cores shared by server and load generator"
+    )
+    Console(width=max(TABLE_WIDTH, Console().width)).print(rich_table(cells, title))
+    for line in errors(cells):
+        console.print(f"[red]{line}[/red]")
+    (run_dir / "table.md").write_text(markdown(cells))
+    record = {
+        "started": started.isoformat(),
+        "arguments": vars(args),
+        "machine": about,
+        "seconds_total": round(time.perf_counter() - clock, 1),
+        "cells": [
+            {
+                "backend": cell.backend,
+                "query": cell.query,
+                "statements": cell.statements,
+                "customergraph": cell.customergraph.to_dict(),
+                "floor": cell.floor.to_dict(),
+            }
+            for cell in cells
+        ],
+    }
+    (run_dir / "results.json").write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    console.print(f"results in {run_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The one table of a run: a row per backend, query and connections; CustomerGraph by the floor."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+from bench.load import LoadResult
+
+HEADERS = (
+    "backend",
+    "query",
+    "conns",
+    "CG req/s",
+    "CG p50 ms",
+    "CG p95 ms",
+    "CG p99 ms",
+    "floor req/s",
+    "floor p50 ms",
+    "CG/floor",
+    "SQL/req",
+    "others",
+)
+NOTE = (
+    "CG/floor: CustomerGraph's req/s over the floor's. SQL/req: CustomerGraph's statements per"
+    " request (API key lookup included, BEGIN/COMMIT not). others: cores other processes kept"
+    " busy during the cell (the larger of the two measurements), out of the machine's."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    result: LoadResult
+    others: float  # cores other processes kept busy meanwhile, on average
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result.to_dict() | {"others_cores": round(self.others, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    backend: str
+    query: str
+    customergraph: Measured
+    floor: Measured
+    statements: int
+
+    @property
+    def ratio(self) -> float:
+        ours, floor = self.customergraph.result.rps, self.floor.result.rps
+        return ours / floor if floor else math.nan
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def row(cell: Cell) -> tuple[str, ...]:
+    cg, floor = cell.customergraph.result, cell.floor.result
+    return (
+        cell.backend,
+        cell.query,
+        str(cg.connections),
+        f"{cg.rps:,.0f}",
+        _ms(cg.p50_ms),
+        _ms(cg.p95_ms),
+        _ms(cg.p99_ms),
+        f"{floor.rps:,.0f}",
+        _ms(floor.p50_ms),
+        f"{cell.ratio:.2f}",
+        str(cell.statements),
+        f"{max(cell.customergraph.others, cell.floor.others):.2f}",
+    )
+
+
+def rich_table(cells: list[Cell], title: str) -> Table:
+    table = Table(title=title, caption=NOTE)
+    for index, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if index < 2 else "right")
+    for cell in cells:
+        table.add_row(*row(cell))
+    return table
+
+
+def markdown(cells: list[Cell]) -> str:
+    lines = [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(HEADERS))) + "|",
+    ]
+    lines += ["| " + " | ".join(row(cell)) + " |" for cell in cells]
+    return "\n".join(lines) + "\n"
+
+
+def errors(cells: list[Cell]) -> list[str]:
+    """One line per measurement that had failed answers (none is the normal case)."""
+    found = []
+    for cell in cells:
+        for name, measured in (("CustomerGraph", cell.customergraph), ("floor", cell.floor)):
+            if measured.result.errors:
+                where = f"{cell.backend} {cell.query} x{measured.result.connections}"
+                found.append(f"{where}: {name} had {measured.result.errors} failed answers")
+    return found
