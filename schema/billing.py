@@ -17,7 +17,7 @@ from schema.common import CustomField, CustomFieldInput
 from schema.connections import Connection, connection
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
-from schema.relay import Node
+from schema.relay import Node, entity
 
 Arg = strawberry.argument
 
@@ -107,10 +107,7 @@ class BillableMetric(Node):
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> BillableMetric | None:
-        from schema.nodes import resolve_node
-
-        node = await resolve_node(info, str(id))
-        return node if isinstance(node, BillableMetric) else None
+        return await entity(cls, info, id)
 
 
 @strawberry.input

@@ -22,7 +22,7 @@ from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.instances import Instance, InstanceStatus
 from schema.plans import Subscription, SubscriptionStatus
-from schema.relay import Node, PageInfo
+from schema.relay import Node, PageInfo, entity
 from schema.usage import CostBucket
 from schema.usage import costs as usage_costs
 
@@ -310,8 +310,12 @@ class Customer(Node):
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Customer | None:
-        row = await resolve.resolve_customer(info.context, id=str(id))
-        return None if row is None else cls.from_row(row)
+        return await entity(cls, info, id)
+
+
+async def load_customer(info: Info, pk: int) -> Customer:
+    """The customer a row points to, through the request's loader."""
+    return Customer.from_row(await info.context.loaders.customer_by_id.load(pk))
 
 
 @strawberry.type

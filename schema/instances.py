@@ -14,7 +14,7 @@ from resolvers.context import Info
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.plans import Subscription
-from schema.relay import Node
+from schema.relay import Node, entity
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -44,10 +44,9 @@ class Instance(Node):
     async def customer(
         self, info: Info
     ) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
+        from schema.customers import load_customer
 
-        row = await info.context.loaders.customer_by_id.load(self.customer_pk)
-        return Customer.from_row(row)
+        return await load_customer(info, self.customer_pk)
 
     @strawberry.field
     async def subscription(self, info: Info) -> Subscription | None:
@@ -71,10 +70,7 @@ class Instance(Node):
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Instance | None:
-        from schema.nodes import resolve_node
-
-        node = await resolve_node(info, str(id))
-        return node if isinstance(node, Instance) else None
+        return await entity(cls, info, id)
 
 
 @strawberry.input

@@ -17,7 +17,7 @@ from schema.billing import BillableMetric
 from schema.connections import Connection, connection
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
-from schema.relay import Node
+from schema.relay import Node, entity
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -81,10 +81,7 @@ class Plan(Node):
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Plan | None:
-        from schema.nodes import resolve_node
-
-        node = await resolve_node(info, str(id))
-        return node if isinstance(node, Plan) else None
+        return await entity(cls, info, id)
 
 
 @strawberry.federation.type(keys=["id"], description="A customer's subscription to a plan.")
@@ -103,10 +100,9 @@ class Subscription(Node):
     async def customer(
         self, info: Info
     ) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
+        from schema.customers import load_customer
 
-        row = await info.context.loaders.customer_by_id.load(self.customer_pk)
-        return Customer.from_row(row)
+        return await load_customer(info, self.customer_pk)
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan:
@@ -128,10 +124,7 @@ class Subscription(Node):
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Subscription | None:
-        from schema.nodes import resolve_node
-
-        node = await resolve_node(info, str(id))
-        return node if isinstance(node, Subscription) else None
+        return await entity(cls, info, id)
 
 
 @strawberry.input

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 
+from resolvers.context import Info
 from resolvers.pagination import Page
 
 
@@ -30,9 +33,13 @@ class PageInfo:
         )
 
 
-PAGE_ARGUMENT_HELP = {
-    "first": "At most 100; 20 when neither first nor last is given.",
-    "last": "At most 100; pages backward from `before` (or the end).",
-    "after": "A cursor from this connection with the same order.",
-    "before": "A cursor from this connection with the same order.",
-}
+T = TypeVar("T")
+
+
+async def entity(cls: type[T], info: Info, id: strawberry.ID) -> T | None:
+    """`_entities`: an entity by its key, through the same path as `node` (scope check,
+    per-request loader, tenancy guard); another tenant's or type's ID is null."""
+    from schema.nodes import resolve_node
+
+    node = await resolve_node(info, str(id))
+    return node if isinstance(node, cls) else None

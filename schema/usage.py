@@ -115,10 +115,9 @@ class Invoice:
     async def customer(
         self, info: Info
     ) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
+        from schema.customers import load_customer
 
-        row = await info.context.loaders.customer_by_id.load(self.customer_pk)
-        return Customer.from_row(row)
+        return await load_customer(info, self.customer_pk)
 
 
 @strawberry.input
