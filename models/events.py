@@ -2,19 +2,18 @@
 
 Ids are monotonic in commit order per tenant (writers serialise on a per-tenant
 transaction lock on PostgreSQL and on the database lock on SQLite), so a reader resuming
-after id N misses nothing. Rows are kept for 7 days (RETENTION); GET /events serves them.
+after id N misses nothing. GET /events serves them; nothing deletes them (see the README
+for pruning rows older than the resume window).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigId, TenantOwned, utcnow
-
-RETENTION = timedelta(days=7)
 
 
 class CustomerEvent(TenantOwned, Base):
