@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, cast
@@ -177,6 +178,11 @@ class Customer(Node):
         rows = await info.context.loaders.ingest_aliases_by_customer_id.load(self.pk)
         return [row.alias for row in rows]
 
+    def _with_status(self, page: PageArgs, status: Sequence[Enum] | None) -> ChildKey:
+        """A child page's loader key: the status filter normalised (sorted, no repeats)."""
+        statuses = None if status is None else tuple(sorted({s.value for s in status}))
+        return ChildKey(self.pk, page, (statuses,))
+
     @strawberry.field(description="Newest first (by startedAt). first/last at most 100.")
     async def subscriptions(
         self,
@@ -187,8 +193,7 @@ class Customer(Node):
         before: str | None = None,
         status: list[SubscriptionStatus] | None = None,
     ) -> Connection[Subscription]:
-        statuses = None if status is None else tuple(sorted({s.value for s in status}))
-        key = ChildKey(self.pk, PageArgs(first, after, last, before), (statuses,))
+        key = self._with_status(PageArgs(first, after, last, before), status)
         page = await info.context.loaders.subscription_page_by_customer_id.load(key)
         return connection(page, Subscription.from_row)
 
@@ -202,8 +207,7 @@ class Customer(Node):
         before: str | None = None,
         status: list[InstanceStatus] | None = None,
     ) -> Connection[Instance]:
-        statuses = None if status is None else tuple(sorted({s.value for s in status}))
-        key = ChildKey(self.pk, PageArgs(first, after, last, before), (statuses,))
+        key = self._with_status(PageArgs(first, after, last, before), status)
         page = await info.context.loaders.instance_page_by_customer_id.load(key)
         return connection(page, Instance.from_row)
 
