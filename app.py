@@ -26,6 +26,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
+from domain import jsontext
 from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, is_unavailable, make_engine, make_sessionmaker
@@ -126,7 +127,7 @@ class CustomerGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)  # orjson.JSONDecodeError keeps Strawberry's 400
+        return jsontext.loads(data)  # a json.JSONDecodeError keeps Strawberry's 400
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

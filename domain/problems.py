@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -77,6 +78,9 @@ def json_problem(value: Any, field: Field) -> Problem | None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return Problem(Code.INVALID, field, "Numbers must be finite")
+        elif isinstance(item, Decimal):  # domain.jsontext: more digits than a double holds
+            message = "A number has more digits than a 64-bit float keeps: send it as a string"
+            return Problem(Code.INVALID, field, message)
         else:
             return Problem(Code.INVALID, field, "Must be plain JSON")
     return None

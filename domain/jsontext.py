@@ -1,0 +1,36 @@
+"""Request JSON decoded fast, and never rounded.
+
+orjson turns integers beyond 64 bits and decimals with more significant digits than a
+double holds into the nearest double, silently, before anything can validate them. Such a
+number needs at least 16 digits, so a body without a run of 16 digits (dots allowed between
+them) takes orjson's fast path. Any other body is parsed again by the standard library,
+which keeps integers exact and hands each decimal to `_exact_number`: a float when the
+float says the same number, otherwise a `Decimal` that validation refuses or keeps exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal
+
+import orjson
+
+_MANY_DIGITS = re.compile(rb"(?:\d\.?){16}")
+
+
+def _exact_number(text: str) -> float | Decimal:
+    number = float(text)
+    if math.isfinite(number) and Decimal(repr(number)) == Decimal(text):
+        return number
+    return Decimal(text)
+
+
+def loads(data: str | bytes) -> object:
+    """The JSON value of `data`; malformed JSON raises orjson's `JSONDecodeError`."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    value = orjson.loads(raw)
+    if _MANY_DIGITS.search(raw) is None:
+        return value
+    return json.loads(raw, parse_float=_exact_number)  # orjson refused NaN already
