@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -26,7 +24,7 @@ import orjson
 from rich.console import Console
 
 from bench import cpu
-from bench.common import QUERIES, RESULTS, ROOT
+from bench.common import QUERIES, RESULTS, ROOT, machine
 from bench.databases import BACKENDS, create_database, drop_database
 from bench.dataset import prepare
 from bench.load import LoadResult, request_body
@@ -47,38 +45,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--connections", default="1,32")
     return parser.parse_args(argv)
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "code": code_version(),
-    }
-
-
-def _git(*arguments: str) -> str:
-    command = ["git", "-C", str(ROOT), *arguments]
-    return subprocess.run(command, capture_output=True, check=False).stdout.decode().strip()  # noqa: S603
-
-
-def code_version() -> str:
-    """The commit measured, `+dirty` when the working tree has changes."""
-    try:
-        return _git("rev-parse", "--short", "HEAD") + (
-            "+dirty" if _git("status", "--short") else ""
-        )
-    except OSError:
-        return "unknown"
 
 
 def answers(server: Server, key: str, bodies: dict[str, bytes]) -> dict[str, Any]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -23,3 +27,35 @@ def operation(name: str) -> str:
 def venv_tool(name: str) -> str:
     """A console script installed next to the running interpreter (`.venv/bin/...`)."""
     return str(Path(sys.executable).parent / name)
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "code": code_version(),
+    }
+
+
+def _git(*arguments: str) -> str:
+    command = ["git", "-C", str(ROOT), *arguments]
+    return subprocess.run(command, capture_output=True, check=False).stdout.decode().strip()  # noqa: S603
+
+
+def code_version() -> str:
+    """The commit measured, `+dirty` when the working tree has changes."""
+    try:
+        return _git("rev-parse", "--short", "HEAD") + (
+            "+dirty" if _git("status", "--short") else ""
+        )
+    except OSError:
+        return "unknown"

@@ -279,6 +279,15 @@ def dataset(customers: int, seed: int = SEED) -> Iterator[TenantRows]:
         yield tenant_rows(rng, tenant, min(CUSTOMERS_PER_TENANT, customers - start), ids)
 
 
+def first_tenant_customers(customers: int) -> list[tuple[str, str, bool]]:
+    """(global ID, external ID, archived?) of each customer of the first tenant, as
+    `tenant_rows` numbers them: keys from 1, `ext-0-<number>`, every 50th archived."""
+    return [
+        (encode_global_id("Customer", number), f"ext-0-{number:06d}", number % ARCHIVE_EVERY == 0)
+        for number in range(1, min(customers, CUSTOMERS_PER_TENANT) + 1)
+    ]
+
+
 async def _insert(connection: AsyncConnection, table: Table, rows: list[Row]) -> None:
     for start in range(0, len(rows), CHUNK):
         await connection.execute(insert(table), rows[start : start + CHUNK])

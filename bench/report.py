@@ -1,8 +1,9 @@
-"""The one table of a run: a row per backend, query and connections; CustomerGraph by the floor."""
+"""Tables for the terminal (rich) and Markdown; the benchmark's: CustomerGraph by the floor."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ class Cell:
         return ours / floor if floor else math.nan
 
 
-def _ms(value: float | None) -> str:
+def ms(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.1f}"
 
 
@@ -65,33 +66,49 @@ def row(cell: Cell) -> tuple[str, ...]:
         cell.query,
         str(cg.connections),
         f"{cg.rps:,.0f}",
-        _ms(cg.p50_ms),
-        _ms(cg.p95_ms),
-        _ms(cg.p99_ms),
+        ms(cg.p50_ms),
+        ms(cg.p95_ms),
+        ms(cg.p99_ms),
         f"{floor.rps:,.0f}",
-        _ms(floor.p50_ms),
+        ms(floor.p50_ms),
         f"{cell.ratio:.2f}",
         str(cell.statements),
         f"{max(cell.customergraph.others, cell.floor.others):.2f}",
     )
 
 
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    title: str | None = None,
+    caption: str | None = None,
+    left: int = 1,
+) -> Table:
+    """A rich table: the first `left` columns text, the rest numbers (right-aligned)."""
+    found = Table(title=title, caption=caption)
+    for index, header in enumerate(headers):
+        found.add_column(header, justify="left" if index < left else "right")
+    for cells in rows:
+        found.add_row(*cells)
+    return found
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
+    """The same table in Markdown."""
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" if i < left else "---:" for i in range(len(headers))) + "|",
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
+
+
 def rich_table(cells: list[Cell], title: str) -> Table:
-    table = Table(title=title, caption=NOTE)
-    for index, header in enumerate(HEADERS):
-        table.add_column(header, justify="left" if index < 2 else "right")
-    for cell in cells:
-        table.add_row(*row(cell))
-    return table
+    return table(HEADERS, map(row, cells), title, NOTE, left=2)
 
 
 def markdown(cells: list[Cell]) -> str:
-    lines = [
-        "| " + " | ".join(HEADERS) + " |",
-        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(HEADERS))) + "|",
-    ]
-    lines += ["| " + " | ".join(row(cell)) + " |" for cell in cells]
-    return "\n".join(lines) + "\n"
+    return markdown_table(HEADERS, map(row, cells), left=2)
 
 
 def errors(cells: list[Cell]) -> list[str]:
