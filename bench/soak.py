@@ -120,6 +120,7 @@ class Tally:
     failures: list[Failure] = field(default_factory=list)
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, kB)
     cpu: list[cpu.Sample] = field(default_factory=list)  # at each window's edges
+    server_cpu: list[float] = field(default_factory=list)  # the server's CPU s, at the same
     cores: dict[str, float] = field(default_factory=dict)  # average cores busy, by whom
 
     def record(self, op: str, sent: float, done: float, problem: tuple[str, str] | None) -> None:
@@ -239,6 +240,7 @@ async def sample_cpu(pid: int, tally: Tally, at: list[float]) -> None:
     for offset in at:
         await asyncio.sleep(max(0.0, tally.start + offset - time.perf_counter()))
         tally.cpu.append(cpu.sample((pid,)))
+        tally.server_cpu.append(cpu.process_cpu(pid))
         if offset and tally.rss:
             console.print(
                 f"  {_clock(offset)}: {len(tally.answers):,} answers,"
@@ -288,6 +290,7 @@ class Window:
     max_ms: float
     rss_mb: float | None  # the last sample in the window
     others: float | None  # cores other processes kept busy
+    cpu_ms: float | None  # the server's CPU time per request
 
     def row(self) -> tuple[str, ...]:
         return (
@@ -299,6 +302,7 @@ class Window:
             ms(self.p50_ms),
             ms(self.p99_ms),
             ms(self.max_ms),
+            ms(self.cpu_ms),
             "-" if self.rss_mb is None else f"{self.rss_mb:.1f}",
             "-" if self.others is None else f"{self.others:.2f}",
         )
@@ -306,7 +310,7 @@ class Window:
 
 WINDOW_HEADERS = (
     *("window", "requests", "req/s", "writes", "errors"),
-    *("p50 ms", "p99 ms", "max ms", "RSS MB", "others"),
+    *("p50 ms", "p99 ms", "max ms", "CPU ms/req", "RSS MB", "others"),
 )
 OPERATION_HEADERS = ("operation", "requests", "errors", "p50 ms", "p99 ms", "max ms")
 SUMMARY_HEADERS = ("measure", "value", "criterion", "result")
@@ -340,9 +344,11 @@ def windows(tally: Tally, at: list[float]) -> list[Window]:
         inside = [a for a in tally.answers if start <= a.at < end or (last and a.at >= end)]
         inside = [a for a in inside if a.op != "read back"]
         p50, p99, top = _latencies(inside)
-        others = None
+        others = cpu_ms = None
         if len(tally.cpu) > index + 1:
             others = cpu.others(tally.cpu[index], tally.cpu[index + 1])
+            spent = tally.server_cpu[index + 1] - tally.server_cpu[index]
+            cpu_ms = spent * 1000 / len(inside) if inside else math.nan
         found.append(
             Window(
                 start=start,
@@ -355,6 +361,7 @@ def windows(tally: Tally, at: list[float]) -> list[Window]:
                 max_ms=top,
                 rss_mb=_rss_at(tally.rss, end),
                 others=others,
+                cpu_ms=cpu_ms,
             )
         )
     return found
