@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # it); empty keeps the login role, e.g. when DATABASE_URL logs in as a restricted user.
     database_app_role: str = "customergraph_app"
     log_level: str = "info"
+    # Queries run from compiled plans (schema/execution); false: Strawberry's executor only.
+    compiled_execution: bool = True
     # OpenTelemetry's own variable: "otlp" (with OTEL_EXPORTER_OTLP_ENDPOINT) or "console".
     otel_traces_exporter: str | None = None
 

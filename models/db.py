@@ -167,11 +167,13 @@ class UnitOfWork:
             self._session = self._factory(info={"tenant_id": self.tenant_id})
         return self._session
 
-    async def execute(self, statement: Executable) -> Result[Any]:
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]:
         async with self._lock:
             if self._closed:
                 raise RequestFinished
-            return await self.session.execute(statement)
+            return await self.session.execute(statement, parameters)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

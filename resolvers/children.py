@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 
 from models.db import UnitOfWork
 from resolvers.pagination import (
@@ -50,17 +50,29 @@ class ChildPageLoader(DataLoader[ChildKey, Page]):
         super().__init__()
         self.uow, self.spec, self.secret, self.counts = uow, spec, secret, counts
 
+    # First pages (no cursor) are built once per shape and reused: the parents are bound.
+    _first_pages: ClassVar[dict[tuple[Any, ...], tuple[Select[Any], str]]] = {}
+
     def _statement(
-        self, parents: list[int], page: PageArgs, filters: tuple[Any, ...]
+        self, page: PageArgs, filters: tuple[Any, ...]
     ) -> tuple[Select[Any], int, bool, str]:
+        """The ranked statement of a batch, its `parents` bound: (statement, size,
+        backward, name of the parent column)."""
         spec = self.spec
         size, backward = page.size()
+        reusable = page.after is None and page.before is None
+        shape = (spec, size, backward, filters)
+        if reusable and (known := self._first_pages.get(shape)):
+            return known[0], size, backward, known[1]
         base, parent = spec.source(filters)
-        base = keyset_where(base.where(parent.in_(parents)), spec.key, page, self.secret)
+        bound: BindParameter[list[int]] = bindparam("parents", expanding=True)
+        base = keyset_where(base.where(parent.in_(bound)), spec.key, page, self.secret)
         order = keyset_order(spec.key, backward)
         number = func.row_number().over(partition_by=parent, order_by=order).label("rn")
         ranked = base.add_columns(number).subquery()
         statement = select(ranked).where(ranked.c.rn <= size + 1).order_by(ranked.c.rn)
+        if reusable:
+            self._first_pages[shape] = (statement, parent.key)
         return statement, size, backward, parent.key
 
     async def batch_load_fn(self, keys: Sequence[ChildKey]) -> list[Page]:
@@ -69,9 +81,9 @@ class ChildPageLoader(DataLoader[ChildKey, Page]):
             groups[(key.page, key.filters)].append(key.parent_id)
         pages: dict[ChildKey, Page] = {}
         for (page, filters), parents in groups.items():
-            statement, size, backward, parent_name = self._statement(parents, page, filters)
+            statement, size, backward, parent_name = self._statement(page, filters)
             rows: dict[int, list[Any]] = defaultdict(list)
-            for row in await self.uow.execute(statement):
+            for row in await self.uow.execute(statement, {"parents": parents}):
                 rows[getattr(row, parent_name)].append(row)
             for parent in parents:
                 key = ChildKey(parent, page, filters)

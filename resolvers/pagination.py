@@ -73,11 +73,29 @@ class SortKey:
 
 @dataclass(slots=True)
 class Page:
+    """One page of rows; cursors are signed only when a response asks for them."""
+
     rows: Sequence[Row[Any]]
-    cursors: list[str]
     has_next: bool
     has_previous: bool
     count: Callable[[], Awaitable[int]] = field(repr=False)
+    key: SortKey = field(repr=False)
+    secret: bytes = field(repr=False)
+
+    def cursor(self, index: int) -> str:
+        return self.key.to_cursor(self.secret, self.rows[index])
+
+    @property
+    def cursors(self) -> list[str]:
+        return [self.key.to_cursor(self.secret, row) for row in self.rows]
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursor(0) if self.rows else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursor(-1) if self.rows else None
 
 
 def keyset_where(
@@ -122,7 +140,6 @@ def build_page(
     rows = list(rows[:size])
     if backward:
         rows.reverse()
-    cursors = [key.to_cursor(secret, row) for row in rows]
     if backward:
-        return Page(rows, cursors, args.before is not None, more, count)
-    return Page(rows, cursors, more, args.after is not None, count)
+        return Page(rows, args.before is not None, more, count, key, secret)
+    return Page(rows, more, args.after is not None, count, key, secret)

@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.billing import BillableMetric
 from schema.customers import Customer
 from schema.errors import MaskUnexpectedErrors
+from schema.execution import CompiledExecutor
 from schema.instances import Instance
 from schema.limits import MAX_BATCH, MAX_TOKENS, QueryLimits
 from schema.plans import Plan, Subscription
@@ -33,7 +34,8 @@ class CustomerGraphSchema(Schema):
         """Expected errors are answers, not incidents; unexpected ones are logged when masked."""
 
 
-def build_schema(tracing: bool = False) -> Schema:
+def build_schema(tracing: bool = False, compiled: bool = True) -> Schema:
+    """The schema; `compiled` runs queries through schema/execution's plans."""
     tracing_extensions: list[Any] = [OpenTelemetryExtension] if tracing else []
     return CustomerGraphSchema(
         query=Query,
@@ -41,6 +43,7 @@ def build_schema(tracing: bool = False) -> Schema:
         types=ENTITIES,
         scalar_overrides={datetime: DateTime, PyDecimal: Decimal},
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH}),
+        execution_context_class=CompiledExecutor if compiled else None,
         extensions=[
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             partial(ParserCache, maxsize=512),
@@ -53,6 +56,10 @@ def build_schema(tracing: bool = False) -> Schema:
     )
 
 
-schema = build_schema(tracing=get_settings().otel_traces_exporter in ("otlp", "console"))
+_settings = get_settings()
+schema = build_schema(
+    tracing=_settings.otel_traces_exporter in ("otlp", "console"),
+    compiled=_settings.compiled_execution,
+)
 
 __all__ = ["build_schema", "schema"]

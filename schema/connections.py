@@ -21,9 +21,17 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        """Built when asked for: each edge's cursor is signed then."""
+        return [Edge(cursor=self.page.cursor(i), node=n) for i, n in enumerate(self.nodes)]
+
     nodes: list[T]
-    page_info: PageInfo
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return PageInfo.from_page(self.page)
+
     page: strawberry.Private[Page]
 
     @strawberry.field(description="How many items match, over all pages (counted on demand).")
@@ -32,6 +40,4 @@ class Connection(Generic[T]):
 
 
 def connection(page: Page, node: Callable[[Any], T]) -> Connection[T]:
-    nodes = [node(row) for row in page.rows]
-    edges = [Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
-    return Connection(edges=edges, nodes=nodes, page_info=PageInfo.from_page(page), page=page)
+    return Connection(nodes=[node(row) for row in page.rows], page=page)

@@ -330,9 +330,17 @@ class CustomerEdge:
 
 @strawberry.type
 class CustomerConnection:
-    edges: list[CustomerEdge]
+    @strawberry.field
+    def edges(self) -> list[CustomerEdge]:
+        """Built when asked for: each edge's cursor is signed then."""
+        return [CustomerEdge(cursor=self.page.cursor(i), node=n) for i, n in enumerate(self.nodes)]
+
     nodes: list[Customer]
-    page_info: PageInfo
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return PageInfo.from_page(self.page)
+
     page: strawberry.Private[Page]
 
     @strawberry.field(description="How many customers match, over all pages (one COUNT).")
@@ -341,9 +349,7 @@ class CustomerConnection:
 
     @classmethod
     def from_page(cls, page: Page) -> CustomerConnection:
-        nodes = [Customer.from_row(row) for row in page.rows]
-        edges = [CustomerEdge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
-        return cls(edges=edges, nodes=nodes, page_info=PageInfo.from_page(page), page=page)
+        return cls(nodes=[Customer.from_row(row) for row in page.rows], page=page)
 
 
 @strawberry.input

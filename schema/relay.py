@@ -24,12 +24,11 @@ class PageInfo:
 
     @classmethod
     def from_page(cls, page: Page) -> PageInfo:
-        cursors = page.cursors
         return cls(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
         )
 
 
