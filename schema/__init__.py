@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal as PyDecimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.federation import Schema
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.info import Info
 
+from domain.errors import BadUserInput
 from schema.billing import BillableMetric
 from schema.customers import Customer
 from schema.errors import MaskUnexpectedErrors
@@ -27,11 +30,39 @@ from settings import get_settings
 from telemetry import OperationTelemetry
 
 ENTITIES = [Customer, Tenant, Plan, Subscription, Instance, BillableMetric]
+KEYED = sorted(t.__name__ for t in ENTITIES if hasattr(t, "resolve_reference"))
 
 
 class CustomerGraphSchema(Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Expected errors are answers, not incidents; unexpected ones are logged when masked."""
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """strawberry's `_entities`, given only well-formed representations: any other is a
+        BAD_USER_INPUT at its index (strawberry would raise KeyError or TypeError: a 500)."""
+        keyed = [_is_key(item) for item in representations]
+        # strawberry pops `__typename` from each representation: it is given copies.
+        wanted = [FederationAny(dict(item)) for item in representations if _is_key(item)]
+        resolved = iter(super().entities_resolver(info, wanted))
+        message = f"A representation is {{__typename, id}}, __typename one of {', '.join(KEYED)}"
+        return [
+            next(resolved)
+            if ok
+            else FederationAny(BadUserInput(message, argument="representations"))
+            for ok in keyed
+        ]
+
+
+def _is_key(representation: object) -> TypeGuard[dict[str, str]]:
+    """`{__typename: <an entity with a key>, id: <string>}`, our only @key."""
+    return (
+        isinstance(representation, dict)
+        and set(representation) == {"__typename", "id"}
+        and representation["__typename"] in KEYED
+        and isinstance(representation["id"], str)
+    )
 
 
 def build_schema(tracing: bool = False, compiled: bool = True) -> Schema:
