@@ -44,16 +44,16 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every local PostgreSQL process (the database is part of the test)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of each local PostgreSQL process (the database is part of the test)."""
+    found = {}
     for entry in PROC.glob("[0-9]*"):
         try:
             if (entry / "comm").read_text().strip() == "postgres":
-                total += process_cpu(int(entry.name))
+                found[int(entry.name)] = process_cpu(int(entry.name))
         except (OSError, ValueError):
             continue
-    return total
+    return found
 
 
 def own_cpu() -> float:
@@ -66,17 +66,23 @@ def own_cpu() -> float:
 class Sample:
     at: float  # monotonic seconds
     busy: float  # CPU seconds, whole machine
-    ours: float  # CPU seconds, servers + PostgreSQL + this process and its children
+    ours: float  # CPU seconds, servers + this process and its children
+    postgres: dict[int, float]  # CPU seconds of each PostgreSQL process
 
 
 def sample(server_pids: tuple[int, ...]) -> Sample:
-    ours = sum(map(process_cpu, server_pids)) + postgres_cpu() + own_cpu()
-    return Sample(time.monotonic(), machine_busy(), ours)
+    ours = sum(map(process_cpu, server_pids)) + own_cpu()
+    return Sample(time.monotonic(), machine_busy(), ours, postgres_cpu())
 
 
 def others(before: Sample, after: Sample) -> float:
-    """Cores other processes kept busy on average between two samples."""
+    """Cores other processes kept busy on average between two samples.
+
+    PostgreSQL counts per process: one that ended in between (another session's backend)
+    took its whole lifetime's CPU with it, which must not come off the machine's time."""
     wall = after.at - before.at
     if wall <= 0:
         return 0.0
-    return max(0.0, (after.busy - before.busy - (after.ours - before.ours)) / wall)
+    postgres = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
+    ours = after.ours - before.ours + postgres
+    return max(0.0, (after.busy - before.busy - ours) / wall)
