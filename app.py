@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,13 @@ from domain.persisted import PersistedQueries
 from models.db import UnitOfWork, is_unavailable, make_engine, make_sessionmaker
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
 from resolvers import events, idempotency
-from resolvers.auth import Principal, find_principal, key_from_headers, organization_matches
+from resolvers.auth import (
+    Principal,
+    find_principal,
+    key_from_headers,
+    organization_matches,
+    principal_on,
+)
 from resolvers.context import Context
 from resolvers.events import EventBus
 from schema import schema
@@ -237,10 +244,9 @@ class CustomerGraphQL(GraphQL[Context, None]):
         return response
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal = request.scope["state"]["principal"]
-        uow = UnitOfWork(self.factory, principal.tenant_id)
-        request.scope["state"]["uow"] = uow
-        return Context(principal=principal, uow=uow, secret=self.secret, bus=self.bus)
+        state = request.scope["state"]
+        uow: UnitOfWork = state["uow"]
+        return Context(principal=state["principal"], uow=uow, secret=self.secret, bus=self.bus)
 
 
 def wants_graphiql(scope: Scope) -> bool:
@@ -250,14 +256,17 @@ def wants_graphiql(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
+Lookup = Callable[[str | None], Awaitable[Principal | None]]
+
+
 async def authenticate(
-    factory: async_sessionmaker[AsyncSession], scope: Scope, limiter: Limiter | None
+    lookup: Lookup, scope: Scope, limiter: Limiter | None
 ) -> Principal | Response:
     """The caller's principal, or the 401/403/429/503 response that ends the request."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
     try:
-        principal = await find_principal(factory, key)
+        principal = await lookup(key)
     except Exception as error:
         if not is_unavailable(error):
             raise
@@ -290,6 +299,13 @@ def rate_limited(decision: Decision) -> Response:
     return Response(orjson.dumps(body), 429, headers, media_type="application/json")
 
 
+async def _principal_in(uow: UnitOfWork, key: str | None) -> Principal | None:
+    principal = await principal_on(await uow.connection(), key, set_tenant=True)
+    if principal is not None:
+        uow.set_tenant(principal.tenant_id)
+    return principal
+
+
 class GraphQLEndpoint:
     """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work."""
 
@@ -307,29 +323,29 @@ class GraphQLEndpoint:
         if wants_graphiql(scope):
             await HTMLResponse(self.graphql.graphql_ide_html)(scope, receive, send)
             return
-        principal = await authenticate(self.factory, scope, self.limiter)
-        if isinstance(principal, Response):
-            await principal(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        key = dict(scope["headers"]).get(b"idempotency-key")
-        if key is not None and scope["method"] == "POST":
-            await self._once(key.decode("latin-1"), principal, scope, receive, send)
-        else:
-            await self._run(scope, receive, send)
-
-    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One unit of work, so one connection and one transaction, for the whole request:
+        # the API-key lookup is its first statement and sets its tenant.
+        uow = UnitOfWork(self.factory, None)
+        state = scope.setdefault("state", {})
+        state["uow"] = uow
         try:
-            await self.graphql(scope, receive, send)
+            principal = await authenticate(partial(_principal_in, uow), scope, self.limiter)
+            if isinstance(principal, Response):
+                await principal(scope, receive, send)
+                return
+            state["principal"] = principal
+            key = dict(scope["headers"]).get(b"idempotency-key")
+            if key is not None and scope["method"] == "POST":
+                await self._once(key.decode("latin-1"), principal, scope, receive, send)
+            else:
+                await self.graphql(scope, receive, send)
         finally:
-            uow: UnitOfWork | None = scope["state"].get("uow")
-            if uow is not None:
-                try:
-                    await uow.close()
-                except Exception as error:
-                    if not is_unavailable(error):
-                        raise
-                    log.warning("could not close a session: %s", type(error).__name__)
+            try:
+                await uow.close()
+            except Exception as error:
+                if not is_unavailable(error):
+                    raise
+                log.warning("could not close a session: %s", type(error).__name__)
 
     async def _once(
         self, key: str, principal: Principal, scope: Scope, receive: Receive, send: Send
@@ -340,6 +356,8 @@ class GraphQLEndpoint:
             await error_response(400, "BAD_USER_INPUT", message)(scope, receive, send)
             return
         body = await read_body(receive)
+        # The claim waits on other connections: the request's own goes back to the pool first.
+        await scope["state"]["uow"].release()
         claimed = await idempotency.claim(self.factory, principal.tenant_id, key, body)
         if claimed.outcome == "reused":
             message = "This Idempotency-Key was used with another request body"
@@ -355,7 +373,7 @@ class GraphQLEndpoint:
             capture = Capture(send)
             status, content_type, answer = 500, None, b""
             try:
-                await self._run(scope, replay_body(body), capture)
+                await self.graphql(scope, replay_body(body), capture)
                 status, content_type, answer = capture.status, capture.content_type, capture.body
             finally:
                 await idempotency.finish(
@@ -418,7 +436,8 @@ class EventsEndpoint:
         self.factory, self.bus, self.limiter = factory, bus, limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = await authenticate(self.factory, scope, self.limiter)
+        lookup = partial(find_principal, self.factory.kw["bind"])
+        principal = await authenticate(lookup, scope, self.limiter)
         if isinstance(principal, Response):
             await principal(scope, receive, send)
             return

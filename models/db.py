@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Result
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -167,6 +168,20 @@ class UnitOfWork:
             self._session = self._factory(info={"tenant_id": self.tenant_id})
         return self._session
 
+    async def connection(self) -> AsyncConnection:
+        """The request transaction's connection, for Core statements outside the ORM."""
+        async with self._lock:
+            if self._closed:
+                raise RequestFinished
+            return await self.session.connection()
+
+    def set_tenant(self, tenant_id: uuid.UUID) -> None:
+        """The tenant the guard and every later transaction use (the caller has set it for
+        the current PostgreSQL transaction, see `resolvers.auth.principal_on`)."""
+        self.tenant_id = tenant_id
+        if self._session is not None:
+            self._session.info["tenant_id"] = tenant_id
+
     async def execute(
         self, statement: Executable, parameters: dict[str, Any] | None = None
     ) -> Result[Any]:
@@ -193,6 +208,14 @@ class UnitOfWork:
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def release(self) -> None:
+        """End the current transaction and give its connection back to the pool; the next
+        statement starts a new session (for work that waits on other connections)."""
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
 
     async def close(self) -> None:
         """End the request's session once no statement is running. A loader batch still

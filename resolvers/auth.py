@@ -6,10 +6,11 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from sqlalchemy import BigInteger, String, Uuid, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Forbidden
 from models import ApiKey, Tenant
@@ -53,31 +54,58 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | 
     return None
 
 
-async def find_principal(
-    factory: async_sessionmaker[AsyncSession], key: str | None
+# PostgreSQL: row-level security hides api_keys before a tenant is known, so one SECURITY
+# DEFINER function (migration 0006) answers exactly this lookup. Inside a request's
+# transaction the same statement also sets the transaction's tenant for row-level security.
+_PRINCIPAL = "SELECT p.id, p.scopes, p.tenant_id, p.name FROM customergraph_principal(:h) AS p"
+_PRINCIPAL_AND_TENANT = (
+    "SELECT p.id, p.scopes, p.tenant_id, p.name,"
+    " set_config('app.tenant_id', p.tenant_id::text, true) AS tenant"
+    " FROM customergraph_principal(:h) AS p"
+)
+_COLUMNS: dict[str, Any] = {
+    "id": BigInteger(),
+    "scopes": JSONB(),
+    "tenant_id": Uuid(),
+    "name": String(),
+}
+
+
+def _usable(key: str | None) -> TypeGuard[str]:
+    return bool(key) and len(key or "") <= MAX_KEY_LENGTH and (key or "").isascii()
+
+
+async def principal_on(
+    connection: AsyncConnection, key: str | None, set_tenant: bool = False
 ) -> Principal | None:
-    """The principal of a live API key, or None for a missing, unknown or revoked one."""
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii():
+    """The principal of a live API key, or None for a missing, unknown or revoked one, read
+    with one statement on `connection` (Core, outside the ORM tenancy guard). With
+    `set_tenant`, PostgreSQL's transaction takes the key's tenant in the same statement."""
+    if not _usable(key):
         return None
-    async with factory(info={"system": True}) as session:
-        connection = await session.connection()
-        if connection.dialect.name == "postgresql":
-            # Row-level security hides api_keys before a tenant is known: one SECURITY
-            # DEFINER function (migration 0006) answers exactly this lookup.
-            lookup = text(
-                "SELECT id, scopes, tenant_id, name FROM customergraph_principal(:h)"
-            ).columns(id=BigInteger(), scopes=JSONB(), tenant_id=Uuid(), name=String())
-            row = (await session.execute(lookup, {"h": hash_key(key)})).first()
-        else:
-            statement = (
-                select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
-                .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-            )
-            row = (await session.execute(statement)).first()
+    if connection.dialect.name == "postgresql":
+        sql = _PRINCIPAL_AND_TENANT if set_tenant else _PRINCIPAL
+        statement: Any = text(sql).columns(**_COLUMNS)
+        row = (await connection.execute(statement, {"h": hash_key(key)})).first()
+    else:
+        statement = (
+            select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
+            .join(Tenant, Tenant.id == ApiKey.tenant_id)
+            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        )
+        row = (await connection.execute(statement)).first()
     if row is None:
         return None
     return Principal(row.tenant_id, row.name, frozenset(row.scopes), row.id)
+
+
+async def find_principal(engine: AsyncEngine, key: str | None) -> Principal | None:
+    """`principal_on` a connection of its own, in autocommit: one round trip, no BEGIN."""
+    if not _usable(key):
+        return None
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return await principal_on(autocommit, key)
 
 
 def organization_matches(principal: Principal, organization_id: str | None) -> bool:

@@ -24,6 +24,7 @@ from schema.inputs import input_dict
 from schema.instances import Instance, InstanceStatus
 from schema.plans import Subscription, SubscriptionStatus
 from schema.relay import Node, PageInfo, entity
+from schema.rows import RowBacked, from_row
 from schema.usage import CostBucket
 from schema.usage import costs as usage_costs
 
@@ -142,7 +143,7 @@ class BillableStatus:
 
 
 @strawberry.federation.type(keys=["id"], description="An end-customer of the tenant.")
-class Customer(Node):
+class Customer(RowBacked, Node):
     id: strawberry.ID
     handle: str | None
     external_id: str | None
@@ -160,18 +161,43 @@ class Customer(Node):
     industry: str | None
     description: str | None
     runbook: str | None
-    custom_fields: list[CustomField]
-    billing_config: BillingConfig | None
-    billing_provider_configurations: list[BillingProviderConfiguration]
-    config: CustomerConfig
     stripe_customer_id: str | None
-    billable_status: BillableStatus
     version: int = strawberry.field(description="Bumped by every change; see expectedVersion.")
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
     is_archived: bool
     pk: strawberry.Private[int]
+    row: strawberry.Private[Any]  # the JSON-backed objects below are built when asked for
+
+    @strawberry.field
+    def custom_fields(self) -> list[CustomField]:
+        return [CustomField(key=k, value=v) for k, v in sorted(self.row.custom_fields.items())]
+
+    @strawberry.field
+    def billing_config(self) -> BillingConfig | None:
+        return BillingConfig.from_json(self.row.billing_config)
+
+    @strawberry.field
+    def billing_provider_configurations(self) -> list[BillingProviderConfiguration]:
+        return [
+            BillingProviderConfiguration.from_json(item)
+            for item in self.row.billing_provider_configurations
+        ]
+
+    @strawberry.field
+    def config(self) -> CustomerConfig:
+        return CustomerConfig(
+            salesforce_account_id=self.row.salesforce_account_id,
+            leave_stripe_invoices_in_draft=self.row.leave_stripe_invoices_in_draft,
+        )
+
+    @strawberry.field
+    def billable_status(self) -> BillableStatus:
+        return BillableStatus(
+            value=BillableStatusValue(self.row.billable_status),
+            effective_at=self.row.billable_status_effective_at,
+        )
 
     @strawberry.field(description="Names usage events may use for this customer.")
     async def ingest_aliases(self, info: Info) -> list[str]:
@@ -269,46 +295,12 @@ class Customer(Node):
         """Build from a row of customer columns (or a Customer model instance)."""
         from domain.ids import encode_global_id
 
-        return cls(
+        return from_row(
+            cls,
+            row,
             id=strawberry.ID(encode_global_id("Customer", row.id)),
             pk=row.id,
-            handle=row.handle,
-            external_id=row.external_id,
             account_type=AccountType(row.account_type),
-            display_name=row.display_name,
-            company_name=row.company_name,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email=row.email,
-            phone=row.phone,
-            country_code=row.country_code,
-            currency=row.currency,
-            locale=row.locale,
-            timezone=row.timezone,
-            industry=row.industry,
-            description=row.description,
-            runbook=row.runbook,
-            custom_fields=[
-                CustomField(key=k, value=v) for k, v in sorted(row.custom_fields.items())
-            ],
-            billing_config=BillingConfig.from_json(row.billing_config),
-            billing_provider_configurations=[
-                BillingProviderConfiguration.from_json(item)
-                for item in row.billing_provider_configurations
-            ],
-            config=CustomerConfig(
-                salesforce_account_id=row.salesforce_account_id,
-                leave_stripe_invoices_in_draft=row.leave_stripe_invoices_in_draft,
-            ),
-            stripe_customer_id=row.stripe_customer_id,
-            billable_status=BillableStatus(
-                value=BillableStatusValue(row.billable_status),
-                effective_at=row.billable_status_effective_at,
-            ),
-            version=row.version,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            archived_at=row.archived_at,
             is_archived=row.archived_at is not None,
         )
 

@@ -15,6 +15,7 @@ from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.plans import Subscription
 from schema.relay import Node, entity
+from schema.rows import RowBacked, from_row
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -30,7 +31,7 @@ class InstanceStatus(Enum):
 
 
 @strawberry.federation.type(keys=["id"], description="A running instance of a customer's product.")
-class Instance(Node):
+class Instance(RowBacked, Node):
     id: strawberry.ID
     name: str
     status: InstanceStatus
@@ -57,13 +58,11 @@ class Instance(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Instance:
-        return cls(
+        return from_row(
+            cls,
+            row,
             id=strawberry.ID(encode_global_id("Instance", row.id)),
-            name=row.name,
             status=InstanceStatus(row.status),
-            region=row.region,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
             customer_pk=row.customer_id,
             subscription_pk=row.subscription_id,
         )

@@ -18,6 +18,7 @@ from schema.connections import Connection, connection
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.relay import Node, entity
+from schema.rows import RowBacked, from_row
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -85,7 +86,7 @@ class Plan(Node):
 
 
 @strawberry.federation.type(keys=["id"], description="A customer's subscription to a plan.")
-class Subscription(Node):
+class Subscription(RowBacked, Node):
     id: strawberry.ID
     status: SubscriptionStatus
     started_at: datetime
@@ -110,14 +111,11 @@ class Subscription(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Subscription:
-        return cls(
+        return from_row(
+            cls,
+            row,
             id=strawberry.ID(encode_global_id("Subscription", row.id)),
             status=SubscriptionStatus(row.status),
-            started_at=row.started_at,
-            ends_at=row.ends_at,
-            canceled_at=row.canceled_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
             customer_pk=row.customer_id,
             plan_pk=row.plan_id,
         )

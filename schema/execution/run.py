@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
+from enum import Enum
+from functools import cache
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, located_error
+from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, located_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Undefined, inspect
 from strawberry.types.arguments import convert_arguments
@@ -281,6 +283,12 @@ class Run:
         return items
 
 
+@cache
+def _enum_names(type_: GraphQLEnumType) -> dict[Any, str]:
+    """What Strawberry's enum type answers for a member, by the member's value."""
+    return {value.value: name for name, value in type_.values.items()}
+
+
 def _leaf(type_: Any, value: Any) -> Any:
     """graphql-core's complete_leaf_value, with its answer for plain strings and ints."""
     if type_ is None:  # __typename is answered by `Run.object`
@@ -290,6 +298,10 @@ def _leaf(type_: Any, value: Any) -> Any:
         return value
     if kind == "Boolean" and type(value) is bool:
         return value
+    if isinstance(value, Enum) and isinstance(type_, GraphQLEnumType):
+        name = _enum_names(type_).get(value.value)
+        if name is not None:
+            return name
     coerced = type_.coerce_output_value(value)
     if coerced is Undefined or coerced is None:
         raise TypeError(
