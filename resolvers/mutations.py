@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.ids import decode_int_id
@@ -24,20 +24,37 @@ class Result:
     problems: list[Problem] = field(default_factory=list)
 
 
+# PostgreSQL aborts one transaction of a deadlock (e.g. two writers taking the same ingest
+# aliases in opposite orders) or of a serialization failure: it is run again from the start.
+RETRIED_STATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
 async def run_mutation(ctx: Context, work: Callable[[AsyncSession], Awaitable[Any]]) -> Result:
     """Run `work` in its own transaction; Rejected and unique violations roll it back."""
-    try:
-        async with ctx.uow.write() as session:
-            row = await work(session)
-            await session.flush()
-    except Rejected as rejected:
-        return Result(None, rejected.problems)
-    except IntegrityError as error:
-        name = unique_violation_field(error)
-        if name is None:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with ctx.uow.write() as session:
+                row = await work(session)
+                await session.flush()
+        except Rejected as rejected:
+            return Result(None, rejected.problems)
+        except IntegrityError as error:
+            name = unique_violation_field(error)
+            if name is None:
+                raise
+            return Result(None, [Problem(Code.TAKEN, ("input", name), f"This {name} is taken")])
+        except DBAPIError as error:
+            if attempt < ATTEMPTS and _retried(error):
+                continue
             raise
-        return Result(None, [Problem(Code.TAKEN, ("input", name), f"This {name} is taken")])
-    return Result(row)
+        return Result(row)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _retried(error: DBAPIError) -> bool:
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return state in RETRIED_STATES
 
 
 async def locked(
