@@ -212,3 +212,18 @@ async def test_bench_queries_make_the_same_statements_whatever_the_data(
             with count_statements(app) as statements:
                 await tenant.api.data(operation(name), variables if name == "BenchQ3" else None)
             assert_statements(statements, count)
+
+
+async def test_q2_makes_four_statements_at_10_50_and_100_customers_a_page(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """Issue 7's pin: q2's statements do not grow with the page (key, page, two child lists)."""
+    tenant = await make_tenant(app, client)
+    await seed_graph(app, tenant.id, 100, per_customer=11)
+    for size in (10, 50, 100):
+        document = operation("BenchQ2").replace("customers(first: 50)", f"customers(first: {size})")
+        with count_statements(app) as statements:
+            data = await tenant.api.data(document)
+        assert len(data["customers"]["nodes"]) == size
+        assert {len(n["subscriptions"]["nodes"]) for n in data["customers"]["nodes"]} == {10}
+        assert_statements(statements, 4)
