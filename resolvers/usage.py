@@ -4,15 +4,34 @@ Customers are resolved for the whole call in one query (global ID, handle, exter
 ingest alias of an active customer); transaction ids already stored for the tenant, or
 repeated within the call, are counted as duplicates and ignored (`ON CONFLICT DO
 NOTHING`), so a retried call is safe. On PostgreSQL the event ids are drawn first (one more
-query), so that rows can be inserted in transaction-id order, free of deadlocks.
+query), so that rows can be inserted in transaction-id order, free of deadlocks; the rows
+then travel as one array per column (`INSERT ... SELECT FROM unnest(...)`), a statement
+compiled and prepared once, where a VALUES list of 1,000 rows would be compiled anew for
+every call (8,000 bind parameters: most of the call's time).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from typing import cast as cast_type
 
-from sqlalchemy import and_, func, or_, select
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    DateTime,
+    String,
+    Table,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +44,33 @@ from models.base import utcnow
 from resolvers.context import Context
 
 CUSTOMER_KEY_DIGITS = 18
+_ARRAYS = (  # the columns that differ from row to row, as (name, element type)
+    ("id", BigInteger()),
+    ("customer_id", BigInteger()),
+    ("transaction_id", String()),
+    ("event_type", String()),
+    ("timestamp", DateTime(timezone=True)),
+    ("properties", String()),  # JSON text, cast to jsonb by the database
+)
+_TABLE = cast_type(Table, UsageEvent.__table__)
+_UNNEST = (
+    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _ARRAYS))
+    .table_valued(*(name for name, _ in _ARRAYS))
+    .render_derived()
+)
+POSTGRES_INSERT = (
+    postgresql.insert(_TABLE)
+    .from_select(
+        [name for name, _ in _ARRAYS] + ["tenant_id", "created_at"],
+        select(
+            *(_UNNEST.c[name] for name, _ in _ARRAYS[:-1]),
+            cast(_UNNEST.c.properties, postgresql.JSONB),
+            bindparam("tenant_id", type_=Uuid()),
+            bindparam("created_at", type_=DateTime(timezone=True)),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
+)
 
 
 @dataclass(slots=True)
@@ -138,18 +184,28 @@ async def ingest_usage(ctx: Context, events: list[dict[str, Any]]) -> Ingested:
         return Ingested()
     values = list(rows.values())
     async with ctx.uow.write() as session:
-        postgres = ctx.uow.dialect == "postgresql"
-        if postgres:
+        if ctx.uow.dialect == "postgresql":
             await _in_deadlock_free_order(session, values)
-        dialect = postgresql if postgres else sqlite
-        statement = (
-            dialect.insert(UsageEvent.__table__)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
-        )
-        result: Any = await session.execute(statement)
+            result: Any = await session.execute(POSTGRES_INSERT, _columns(values, now))
+        else:
+            statement = (
+                sqlite.insert(_TABLE)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
+            )
+            result = await session.execute(statement)
         accepted = max(int(result.rowcount), 0)
     return Ingested(accepted=accepted, duplicates=len(resolved) - accepted)
+
+
+def _columns(values: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """POSTGRES_INSERT's parameters: a list per column, in the rows' order. Properties are
+    JSON text for the database to parse into jsonb: validation left only plain JSON (no
+    integer beyond 64 bits, no NaN, no lone surrogate), which orjson writes faster than
+    the standard library, as the same jsonb values."""
+    columns: dict[str, Any] = {name: [row[name] for row in values] for name, _ in _ARRAYS}
+    columns["properties"] = [orjson.dumps(item).decode() for item in columns["properties"]]
+    return columns | {"tenant_id": values[0]["tenant_id"], "created_at": now}
 
 
 async def _in_deadlock_free_order(session: AsyncSession, values: list[dict[str, Any]]) -> None:

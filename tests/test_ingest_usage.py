@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from conftest import Api, TenantHandle, assert_statements, count_statements
 from helpers import (
     archive_customer,
@@ -526,6 +527,24 @@ async def test_costs_statement_count_depends_neither_on_days_nor_on_events(
     assert_statements(await counted(30), len(reference))
     await ingest(api, spread(990, "b"))
     assert_statements(await counted(30), len(reference))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_costs_metric_queries_are_planned_for_their_own_range(
+    app: Starlette, tenant: TenantHandle
+) -> None:
+    """A generic plan of the prepared metric query guesses the range's size and picked an
+    index scan five times slower than a sequential scan over a month of 1,000,000 events
+    (bench/README.md, "Usage billing"): costs asks for custom plans first, in its
+    transaction, every time."""
+    customer_id = await metered_customer(tenant.api)
+    variables = {"id": customer_id, "s": MAY, "e": "2024-05-03T00:00:00Z"}
+    for _ in range(7):  # past the five runs after which PostgreSQL may keep a generic plan
+        with count_statements(app) as statements:
+            await tenant.api.data(COSTS, variables)
+        custom = [n for n, sql in enumerate(statements) if "plan_cache_mode" in sql]
+        metric = [n for n, sql in enumerate(statements) if "FROM usage_events" in sql]
+        assert len(custom) == 1 and len(metric) == 1 and custom[0] < metric[0], statements
 
 
 # ---------------------------------------------------------------- previewInvoice input
