@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from sqlalchemy import BigInteger, String, Uuid, select, text
+from sqlalchemy import BigInteger, String, Uuid, bindparam, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -71,6 +71,15 @@ _COLUMNS: dict[str, Any] = {
 }
 
 
+_STATEMENTS: tuple[Any, ...] = (
+    text(_PRINCIPAL).columns(**_COLUMNS),
+    text(_PRINCIPAL_AND_TENANT).columns(**_COLUMNS),
+    select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
+    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+    .where(ApiKey.key_hash == bindparam("h"), ApiKey.revoked_at.is_(None)),
+)
+
+
 def _usable(key: str | None) -> TypeGuard[str]:
     return bool(key) and len(key or "") <= MAX_KEY_LENGTH and (key or "").isascii()
 
@@ -84,16 +93,10 @@ async def principal_on(
     if not _usable(key):
         return None
     if connection.dialect.name == "postgresql":
-        sql = _PRINCIPAL_AND_TENANT if set_tenant else _PRINCIPAL
-        statement: Any = text(sql).columns(**_COLUMNS)
-        row = (await connection.execute(statement, {"h": hash_key(key)})).first()
+        statement = _STATEMENTS[1] if set_tenant else _STATEMENTS[0]
     else:
-        statement = (
-            select(ApiKey.id, ApiKey.scopes, Tenant.id.label("tenant_id"), Tenant.name)
-            .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-        )
-        row = (await connection.execute(statement)).first()
+        statement = _STATEMENTS[2]
+    row = (await connection.execute(statement, {"h": hash_key(key)})).first()
     if row is None:
         return None
     return Principal(row.tenant_id, row.name, frozenset(row.scopes), row.id)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from models import Customer, CustomerIngestAlias, Instance, PlanCharge, Subscription
 from models.db import UnitOfWork
@@ -37,13 +37,18 @@ class RowByIdLoader(DataLoader[int, Any]):
 
     def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...]) -> None:
         super().__init__()
-        self.uow, self.columns = uow, columns
-        self.id = columns[0].class_.id
+        self.uow = uow
+        self.statement = _by_ids(columns)
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
-        result = await self.uow.execute(select(*self.columns).where(self.id.in_(keys)))
-        found = {row.id: row for row in result}
+        found = {row.id: row for row in await self.uow.execute(self.statement, {"ids": keys})}
         return [found.get(key) for key in keys]
+
+
+@cache
+def _by_ids(columns: tuple[Any, ...]) -> Select[Any]:
+    """Built once per table, the keys bound per batch."""
+    return select(*columns).where(columns[0].class_.id.in_(bindparam("ids", expanding=True)))
 
 
 class RowsByParentLoader(DataLoader[int, list[Any]]):
