@@ -10,11 +10,14 @@ GraphiQL's own introspection query always works.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -157,6 +160,33 @@ def measure(
     return walker.cost
 
 
+_costs: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Cost]] = OrderedDict()
+COST_CACHE_SIZE = 512
+
+
+def _measured(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+) -> Cost:
+    """`measure`, remembered per parsed document (the parser cache keeps it the same object),
+    operation and variable values."""
+    try:
+        key = (id(document), operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+    except TypeError:
+        return measure(schema, document, operation_name, variables)
+    known = _costs.get(key)
+    if known is not None and known[0] is document:
+        _costs.move_to_end(key)
+        return replace(known[1])
+    cost = measure(schema, document, operation_name, variables)
+    _costs[key] = (document, replace(cost))
+    if len(_costs) > COST_CACHE_SIZE:
+        _costs.popitem(last=False)
+    return cost
+
+
 class QueryLimits(SchemaExtension):
     """Refuses a query over a limit before it runs; reports every query's cost."""
 
@@ -167,8 +197,9 @@ class QueryLimits(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             schema = context.schema._schema
-            self.cost = measure(schema, document, context.operation_name, context.variables or {})
-            cost = self.cost
+            self.cost = cost = _measured(
+                schema, document, context.operation_name, context.variables or {}
+            )
             if cost.depth > MAX_DEPTH:
                 raise too_complex(
                     f"Query depth {cost.depth} is over the limit of {MAX_DEPTH}", cost
