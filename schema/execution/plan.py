@@ -17,26 +17,29 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, cast
 
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
-    is_leaf_type,
 )
+from graphql.pyutils import Undefined, inspect
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -70,8 +73,10 @@ class Field:
     takes_self: bool = False
     source_names: tuple[str, ...] = ()  # keyword parameters given the source (root/parent)
     info_name: str | None = None
+    is_async: bool = False  # an async resolver: its answer is parked without a check
     has_arguments: bool = False
-    uses_variables: bool = False
+    # A plain attribute of leaf type: answered inline by `Run.object` with this serializer.
+    leaf: Callable[[Any], Any] | None = None
 
 
 @dataclass(slots=True)
@@ -237,14 +242,12 @@ class Planner:
             definition=definition,
             strawberry=strawberry_field,
             has_arguments=bool(definition.args or nodes[0].arguments),
-            uses_variables=any(
-                isinstance(argument.value, VariableNode) or _has_variable(argument.value)
-                for argument in nodes[0].arguments or ()
-            ),
         )
         resolver = strawberry_field.base_resolver
         if resolver is None:
             plan.attribute = strawberry_field.python_name
+            if plan.shape[0] == LEAF:
+                plan.leaf = plan.shape[2]
             return plan
         plan.resolver = cast(Callable[..., Any], resolver.wrapped_func)
         plan.takes_self = resolver.self_parameter is not None
@@ -252,6 +255,7 @@ class Planner:
             p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None
         )
         plan.info_name = resolver.info_parameter.name if resolver.info_parameter else None
+        plan.is_async = resolver.is_async
         return plan
 
     def shape(self, type_: GraphQLOutputType, selections: list[SelectionSetNode]) -> Shape:
@@ -260,8 +264,8 @@ class Planner:
             type_ = type_.of_type
         if isinstance(type_, GraphQLList):
             return (LIST, non_null, self.shape(type_.of_type, selections))
-        if is_leaf_type(type_):
-            return (LEAF, non_null, type_)
+        if isinstance(type_, GraphQLScalarType | GraphQLEnumType):
+            return (LEAF, non_null, serializer(type_))
         if isinstance(type_, GraphQLObjectType):
             return (OBJECT, non_null, (type_.name, self.selection(type_, selections)))
         if isinstance(type_, GraphQLInterfaceType | GraphQLUnionType):
@@ -275,11 +279,40 @@ class Planner:
         raise Unsupported(f"output type {type_}")
 
 
-def _has_variable(value: Any) -> bool:
-    if isinstance(value, VariableNode):
-        return True
-    children = getattr(value, "values", None) or getattr(value, "fields", None) or ()
-    return any(_has_variable(getattr(child, "value", child)) for child in children)
+def serializer(type_: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """graphql-core's complete_leaf_value for one type, with its answer for the values that
+    need no conversion (a str for String and ID, a bool, a 32-bit int, an enum member)."""
+    coerce = type_.coerce_output_value
+
+    def checked(value: Any) -> Any:
+        coerced = coerce(value)
+        if coerced is Undefined or coerced is None:
+            raise TypeError(
+                f"Expected `{inspect(type_)}.coerce_output_value({inspect(value)})` to return"
+                f" non-nullable value, returned: {inspect(coerced)}"
+            )
+        return coerced
+
+    if isinstance(type_, GraphQLEnumType):
+        by_value = {value.value: name for name, value in type_.values.items()}
+        members = getattr(type_, "wrapped_cls", None) or ()
+        names = {m: by_value[m.value] for m in members if m.value in by_value}
+
+        def enum(value: Any) -> Any:
+            name = names.get(value) if isinstance(value, Enum) else None
+            return checked(value) if name is None else name
+
+        return enum
+    kind = type_.name
+    if kind in ("String", "ID"):
+        return lambda value: value if type(value) is str else checked(value)
+    if kind == "Boolean":
+        return lambda value: value if type(value) is bool else checked(value)
+    if kind == "Int":
+        return lambda value: (
+            value if type(value) is int and -(2**31) <= value < 2**31 else checked(value)
+        )
+    return checked
 
 
 def _classes(schema: GraphQLSchema) -> dict[str, type]:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from enum import Enum
-from functools import cache
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLError, GraphQLResolveInfo, located_error
+from graphql import GraphQLError, GraphQLResolveInfo, located_error
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Undefined, inspect
 from strawberry.types.arguments import convert_arguments
@@ -98,6 +96,24 @@ class Run:
         self, type_name: str, fields: list[Field], source: Any, target: dict[str, Any], slot: Slot
     ) -> None:
         for field in fields:
+            leaf = field.leaf
+            if leaf is not None:  # a plain attribute of leaf type, the most common field
+                try:
+                    value = _read(source, field.attribute)  # type: ignore[arg-type]
+                    if value is not None:
+                        target[field.key] = leaf(value)
+                        continue
+                    if field.shape[1]:
+                        raise TypeError(
+                            "Cannot return null for non-nullable field"
+                            f" {field.parent}.{field.name}."
+                        )
+                    target[field.key] = None
+                except Exception as error:
+                    target[field.key] = None
+                    if not self.field_error(field, error, slot):
+                        return
+                continue
             if field.name == "__typename":
                 target[field.key] = type_name
                 continue
@@ -108,7 +124,7 @@ class Run:
                 if not self.field_error(field, error, slot):
                     return
                 continue
-            if isawaitable(value):
+            if field.is_async or isawaitable(value):
                 target[field.key] = None
                 self.parked.append((value, field, target, slot))
                 continue
@@ -232,7 +248,7 @@ class Run:
                 raise TypeError(message)
             return None
         if kind == LEAF:
-            return _leaf(payload, value)
+            return payload(value)
         if kind == ABSTRACT:
             abstract_name, by_class = payload
             found = by_class.get(type(value))
@@ -283,29 +299,17 @@ class Run:
         return items
 
 
-@cache
-def _enum_names(type_: GraphQLEnumType) -> dict[Any, str]:
-    """What Strawberry's enum type answers for a member, by the member's value."""
-    return {value.value: name for name, value in type_.values.items()}
+_MISSING = object()
 
 
-def _leaf(type_: Any, value: Any) -> Any:
-    """graphql-core's complete_leaf_value, with its answer for plain strings and ints."""
-    if type_ is None:  # __typename is answered by `Run.object`
+def _read(source: Any, name: str) -> Any:
+    """`getattr(source, name)`, reading a RowBacked object's row directly (schema/rows.py)
+    instead of through its Python-level `__getattr__`."""
+    held = getattr(source, "__dict__", None)
+    if held is None:
+        return getattr(source, name)
+    value = held.get(name, _MISSING)
+    if value is not _MISSING:
         return value
-    kind = type_.name
-    if (kind == "String" or kind == "ID") and type(value) is str:
-        return value
-    if kind == "Boolean" and type(value) is bool:
-        return value
-    if isinstance(value, Enum) and isinstance(type_, GraphQLEnumType):
-        name = _enum_names(type_).get(value.value)
-        if name is not None:
-            return name
-    coerced = type_.coerce_output_value(value)
-    if coerced is Undefined or coerced is None:
-        raise TypeError(
-            f"Expected `{inspect(type_)}.coerce_output_value({inspect(value)})` to return"
-            f" non-nullable value, returned: {inspect(coerced)}"
-        )
-    return coerced
+    row = held.get("row")
+    return getattr(source, name) if row is None else getattr(row, name)
