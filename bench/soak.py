@@ -508,6 +508,7 @@ class Report:
 def report(
     options: Options,
     started: datetime,
+    about: dict[str, Any],
     tally: Tally,
     at: list[float],
     written: list[Written],
@@ -526,7 +527,7 @@ def report(
     found = Report(
         options=options,
         started=f"{started:%Y-%m-%d %H:%M} UTC",
-        machine=machine(),
+        machine=about,
         windows=windows(tally, at),
         operations=operations,
         rss=tally.rss,
@@ -560,6 +561,7 @@ def report(
 async def load(url: str, key: str, pid: int, options: Options) -> Report:
     """The soak against a running server (process `pid`) whose first tenant `key` opens."""
     world = await setup(url, key, options.customers)
+    about = machine()  # now: the code the server runs, not what the tree holds at the end
     started = datetime.now(UTC)
     now = time.perf_counter()
     tally = Tally(start=now, stop=now + options.seconds)
@@ -585,7 +587,7 @@ async def load(url: str, key: str, pid: int, options: Options) -> Report:
         tally.rss.append((time.perf_counter() - tally.start, kb))
     written = [each for client in clients for each in client.owned]
     missing = await read_back(url, key, written, tally)
-    return report(options, started, tally, at, written, missing)
+    return report(options, started, about, tally, at, written, missing)
 
 
 def soak(options: Options, run_dir: Path) -> Report:
