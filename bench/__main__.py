@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,12 @@ import httpx
 import orjson
 from rich.console import Console
 
-from bench import cpu
+from bench import cpu, profile
 from bench.common import QUERIES, RESULTS, ROOT, machine
 from bench.databases import BACKENDS, create_database, drop_database
 from bench.dataset import prepare
 from bench.load import LoadResult, request_body
+from bench.profile import Profile
 from bench.report import Cell, Measured, errors, markdown, rich_table
 from bench.servers import Server, running
 from bench.statements import count_statements
@@ -44,6 +46,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured, per cell")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--connections", default="1,32")
+    parser.add_argument("--workers", default="1,2", help="server processes, e.g. 1,2")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=(os.cpu_count() or 1) >= 2,
+        help="one-worker servers on CPU 0, the load driver on the last CPU (taskset)",
+    )
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="py-spy CustomerGraph (one worker, PostgreSQL) under each query, after the cells",
+    )
+    parser.add_argument("--profile-seconds", type=float, default=8.0)
     return parser.parse_args(argv)
 
 
@@ -69,13 +85,12 @@ class Target:
     servers: tuple[Server, ...]
     seconds: float
     warmup: float
+    load_cpus: str | None = None  # taskset's list for the load driver
 
 
-def load(
+def load_command(
     target: Target, server: Server, query: str, variables: Variables, connections: int
-) -> Measured:
-    """`bench.load` in a process of its own against a running server; its result and the
-    cores other processes kept busy meanwhile."""
+) -> list[str]:
     command = [
         *(sys.executable, "-m", "bench.load", "--url", server.url, "--key", target.key),
         *("--query", query, "--connections", str(connections)),
@@ -83,6 +98,15 @@ def load(
     ]
     if variables:
         command += ["--variables", orjson.dumps(variables).decode()]
+    return ["taskset", "--cpu-list", target.load_cpus, *command] if target.load_cpus else command
+
+
+def load(
+    target: Target, server: Server, query: str, variables: Variables, connections: int
+) -> Measured:
+    """`bench.load` in a process of its own against a running server; its result and the
+    cores other processes kept busy meanwhile."""
+    command = load_command(target, server, query, variables, connections)
     pids = tuple(each.process.pid for each in target.servers)
     before = cpu.sample(pids)
     done = subprocess.run(  # noqa: S603 - our own module
@@ -99,9 +123,12 @@ def load(
     return Measured(LoadResult.from_dict(orjson.loads(done.stdout)), others)
 
 
-def bench_backend(backend: str, args: argparse.Namespace, run_dir: Path) -> list[Cell]:
+def bench_backend(
+    backend: str, args: argparse.Namespace, run_dir: Path
+) -> tuple[list[Cell], dict[str, Profile]]:
     connections = [int(value) for value in args.connections.split(",")]
     database = create_database(backend, run_dir)
+    last_cpu = str((os.cpu_count() or 1) - 1)
     try:
         console.print(f"[bold]{backend}[/bold]: dataset of {args.customers:,} customers")
         facts = prepare(database.url, args.customers, run_dir / f"dataset-{backend}.json")
@@ -110,24 +137,56 @@ def bench_backend(backend: str, args: argparse.Namespace, run_dir: Path) -> list
         variables["q3"] = {"id": facts["sample_customer_id"]}
         bodies = {q: request_body(q, variables[q]) for q in QUERIES}
         statements = asyncio.run(count_statements(database.url, key, bodies))
-        with (
-            running("customergraph", database.url, run_dir) as customergraph,
-            running("floor", database.url, run_dir) as floor,
-        ):
-            if answers(floor, key, bodies) != answers(customergraph, key, bodies):
-                raise SystemExit("the floor's answers differ from CustomerGraph's")
-            target = Target(key, (customergraph, floor), args.seconds, args.warmup)
-            cells = []
-            for query in QUERIES:
-                for count in connections:
-                    console.print(f"  {query} x{count}")
-                    # Back to back, so a change in background load touches both alike.
-                    ours = load(target, customergraph, query, variables[query], count)
-                    floors = load(target, floor, query, variables[query], count)
-                    cells.append(Cell(backend, query, ours, floors, statements[query]))
-            return cells
+        cells: list[Cell] = []
+        profiles: dict[str, Profile] = {}
+        for workers in (int(value) for value in args.workers.split(",")):
+            server_cpus = "0" if args.pin and workers == 1 else None
+            with (
+                running("customergraph", database.url, run_dir, workers, server_cpus) as ours,
+                running("floor", database.url, run_dir, workers, server_cpus) as floor,
+            ):
+                if answers(floor, key, bodies) != answers(ours, key, bodies):
+                    raise SystemExit("the floor's answers differ from CustomerGraph's")
+                load_cpus = last_cpu if args.pin else None
+                target = Target(key, (ours, floor), args.seconds, args.warmup, load_cpus)
+                for query in QUERIES:
+                    for count in connections:
+                        console.print(f"  {workers} worker(s) {query} x{count}")
+                        # Back to back, so a change in background load touches both alike.
+                        mine = load(target, ours, query, variables[query], count)
+                        floors = load(target, floor, query, variables[query], count)
+                        cells.append(Cell(backend, query, mine, floors, statements[query], workers))
+                if args.profile and workers == 1 and backend == "postgresql":
+                    profiles = profile_queries(target, ours, variables, args, run_dir)
+        return cells, profiles
     finally:
         drop_database(database)
+
+
+def profile_queries(
+    target: Target,
+    server: Server,
+    variables: dict[str, Variables],
+    args: argparse.Namespace,
+    run_dir: Path,
+) -> dict[str, Profile]:
+    """py-spy on CustomerGraph while 32 connections send each query (bench/profile.py)."""
+    found: dict[str, Profile] = {}
+    long_enough = replace(target, seconds=args.profile_seconds + 2, warmup=0.5)
+    for query in QUERIES:
+        console.print(f"  profile {query}")
+        command = load_command(long_enough, server, query, variables[query], 32)
+        driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
+        try:
+            time.sleep(1)
+            out = run_dir / f"profile-{query}.txt"
+            if not profile.record(server.process.pid, args.profile_seconds, out):
+                console.print("[yellow]py-spy is not installed: no profile[/yellow]")
+                return found
+            found[query] = profile.summarise(out.read_text())
+        finally:
+            driver.wait(timeout=args.profile_seconds + 120)
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,17 +196,24 @@ def main(argv: list[str] | None = None) -> None:
     run_dir.mkdir(parents=True)
     clock = time.perf_counter()
     cells: list[Cell] = []
+    profiles: dict[str, Profile] = {}
     for backend in args.backends.split(","):
-        cells += bench_backend(backend.strip(), args, run_dir)
+        measured, profiled = bench_backend(backend.strip(), args, run_dir)
+        cells += measured
+        profiles |= profiled
     about = machine()
     title = (
         f"{started:%Y-%m-%d %H:%M} UTC, {args.customers:,} customers, {args.seconds:g} s per cell,"
-        f" {about['cores']} cores shared by server and load generator"
+        f" {about['cores']} cores"
+        + (", one-worker servers on CPU 0 and the load driver on the last" if args.pin else "")
     )
     Console(width=max(TABLE_WIDTH, Console().width)).print(rich_table(cells, title))
     for line in errors(cells):
         console.print(f"[red]{line}[/red]")
-    (run_dir / "table.md").write_text(markdown(cells))
+    profile_text = "".join(profile.markdown(q, found) + "\n" for q, found in profiles.items())
+    (run_dir / "table.md").write_text(markdown(cells) + "\n" + profile_text)
+    if profile_text:
+        print(profile_text)
     record = {
         "started": started.isoformat(),
         "arguments": vars(args),
@@ -156,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         "cells": [
             {
                 "backend": cell.backend,
+                "workers": cell.workers,
                 "query": cell.query,
                 "statements": cell.statements,
                 "customergraph": cell.customergraph.to_dict(),
@@ -163,6 +230,10 @@ def main(argv: list[str] | None = None) -> None:
             }
             for cell in cells
         ],
+        "profiles": {
+            query: {"samples": found.samples, "self": found.self_time, "total": found.total_time}
+            for query, found in profiles.items()
+        },
     }
     (run_dir / "results.json").write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
     console.print(f"results in {run_dir}")

@@ -70,8 +70,23 @@ class Sample:
     postgres: dict[int, float]  # CPU seconds of each PostgreSQL process
 
 
+def family(pid: int) -> list[int]:
+    """A process and its descendants (a uvicorn supervisor and its workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            children = (PROC / str(current) / "task" / str(current) / "children").read_text()
+        except OSError:
+            continue
+        pending += [int(child) for child in children.split()]
+    return found
+
+
 def sample(server_pids: tuple[int, ...]) -> Sample:
-    ours = sum(map(process_cpu, server_pids)) + own_cpu()
+    pids = [each for pid in server_pids for each in family(pid)]
+    ours = sum(map(process_cpu, pids)) + own_cpu()
     return Sample(time.monotonic(), machine_busy(), ours, postgres_cpu())
 
 

@@ -13,6 +13,7 @@ from bench.load import LoadResult
 
 HEADERS = (
     "backend",
+    "workers",
     "query",
     "conns",
     "CG req/s",
@@ -48,6 +49,7 @@ class Cell:
     customergraph: Measured
     floor: Measured
     statements: int
+    workers: int = 1
 
     @property
     def ratio(self) -> float:
@@ -63,6 +65,7 @@ def row(cell: Cell) -> tuple[str, ...]:
     cg, floor = cell.customergraph.result, cell.floor.result
     return (
         cell.backend,
+        str(cell.workers),
         cell.query,
         str(cg.connections),
         f"{cg.rps:,.0f}",
@@ -104,11 +107,11 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[str]], left: 
 
 
 def rich_table(cells: list[Cell], title: str) -> Table:
-    return table(HEADERS, map(row, cells), title, NOTE, left=2)
+    return table(HEADERS, map(row, cells), title, NOTE, left=3)
 
 
 def markdown(cells: list[Cell]) -> str:
-    return markdown_table(HEADERS, map(row, cells), left=2)
+    return markdown_table(HEADERS, map(row, cells), left=3)
 
 
 def errors(cells: list[Cell]) -> list[str]:
@@ -117,6 +120,8 @@ def errors(cells: list[Cell]) -> list[str]:
     for cell in cells:
         for name, measured in (("CustomerGraph", cell.customergraph), ("floor", cell.floor)):
             if measured.result.errors:
-                where = f"{cell.backend} {cell.query} x{measured.result.connections}"
+                where = (
+                    f"{cell.backend} w{cell.workers} {cell.query} x{measured.result.connections}"
+                )
                 found.append(f"{where}: {name} had {measured.result.errors} failed answers")
     return found

@@ -32,13 +32,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def command(name: str, port: int) -> list[str]:
-    """One worker each, uvloop and httptools each, no access log."""
+def command(name: str, port: int, workers: int = 1, cpus: str | None = None) -> list[str]:
+    """`workers` processes each, uvloop and httptools, no access log; with `cpus`, pinned
+    to those CPUs (`taskset`, Linux)."""
+    pinned = ["taskset", "--cpu-list", cpus] if cpus else []
     if name == "customergraph":
-        return [venv_tool("customergraph"), "serve", "--host", HOST, "--port", str(port)]
+        serve = ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+        return [*pinned, venv_tool("customergraph"), *serve]
     return [
+        *pinned,
         *(sys.executable, "-m", "uvicorn", "bench.floor:app", "--host", HOST, "--port", str(port)),
         *("--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"),
+        *("--workers", str(workers)),
     ]
 
 
@@ -68,7 +73,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(name: str, database_url: str, log_dir: Path) -> Iterator[Server]:
+def running(
+    name: str, database_url: str, log_dir: Path, workers: int = 1, cpus: str | None = None
+) -> Iterator[Server]:
     """Start `customergraph serve` or the floor on `database_url`; stop it on the way out."""
     port = free_port()
     env = {
@@ -81,7 +88,11 @@ def running(name: str, database_url: str, log_dir: Path) -> Iterator[Server]:
     log = log_dir / f"{name}-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own commands
-            command(name, port), cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            command(name, port, workers, cpus),
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     server = Server(name, f"http://{HOST}:{port}/graphql", process)
     try:
