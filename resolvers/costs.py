@@ -120,10 +120,15 @@ async def _quantities(
             metric, source, ctx.uow.dialect, customer_id, start, end, by_day
         )
         for row in await ctx.uow.execute(statement):
-            day = date.fromisoformat(row.day) if by_day else None
+            day = _day(row.day) if by_day else None
             group = row.group_value if metric.group_key else None
             found[(metric.id, day, group)] = quantity(row.quantity)
     return found
+
+
+def _day(value: date | str) -> date:
+    """A metric query's day: a DATE from PostgreSQL, 'YYYY-MM-DD' text from SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _midnight(day: date) -> datetime:
