@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import namedtuple
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +144,11 @@ def unique_violation_field(error: IntegrityError) -> str | None:
     return UNIQUE_INDEX_FIELDS[match.group(0)] if match else None
 
 
+@cache
+def _row_type(columns: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    return namedtuple("Row", columns, rename=True)
+
+
 class RequestFinished(RuntimeError):
     """A statement arrived after its request's unit of work was closed."""
 
@@ -183,6 +190,16 @@ class UnitOfWork:
         self.tenant_id = tenant_id
         if self._session is not None:
             self._session.info["tenant_id"] = tenant_id
+
+    async def rows(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """The rows of a read as plain named tuples: an attribute read costs a tenth of a
+        SQLAlchemy Row's (whose `__getattr__` is Python), and read paths read many."""
+        result = await self.execute(statement, parameters)
+        shape = _row_type(tuple(result.keys()))
+        new = tuple.__new__
+        return [new(shape, row) for row in result]
 
     async def execute(
         self, statement: Executable, parameters: dict[str, Any] | None = None

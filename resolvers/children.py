@@ -83,7 +83,7 @@ class ChildPageLoader(DataLoader[ChildKey, Page]):
         for (page, filters), parents in groups.items():
             statement, size, backward, parent_name = self._statement(page, filters)
             rows: dict[int, list[Any]] = defaultdict(list)
-            for row in await self.uow.execute(statement, {"parents": parents}):
+            for row in await self.uow.rows(statement, {"parents": parents}):
                 rows[getattr(row, parent_name)].append(row)
             for parent in parents:
                 key = ChildKey(parent, page, filters)

@@ -159,7 +159,7 @@ async def resolve_customers(ctx: Context, query: CustomerQuery) -> Page:
         total = await ctx.uow.execute(select(func.count(Customer.id)).where(*conditions))
         return int(total.scalar_one())
 
-    rows = (await ctx.uow.execute(statement)).all()
+    rows = await ctx.uow.rows(statement)
     ctx.loaders.prime_customers(rows)
     return build_page(rows, size, backward, key, query.page, ctx.secret, count)
 

@@ -26,5 +26,5 @@ async def resolve_page(
         total = await ctx.uow.execute(select(func.count(identity)).where(*conditions))
         return int(total.scalar_one())
 
-    rows = (await ctx.uow.execute(statement)).all()
+    rows = await ctx.uow.rows(statement)
     return build_page(rows, size, backward, key, page, ctx.secret, count)

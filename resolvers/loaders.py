@@ -41,7 +41,7 @@ class RowByIdLoader(DataLoader[int, Any]):
         self.statement = _by_ids(columns)
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
-        found = {row.id: row for row in await self.uow.execute(self.statement, {"ids": keys})}
+        found = {row.id: row for row in await self.uow.rows(self.statement, {"ids": keys})}
         return [found.get(key) for key in keys]
 
 
@@ -64,7 +64,7 @@ class RowsByParentLoader(DataLoader[int, list[Any]]):
         )
         children: dict[int, list[Any]] = defaultdict(list)
         name = self.parent.key
-        for row in await self.uow.execute(statement):
+        for row in await self.uow.rows(statement):
             children[getattr(row, name)].append(row)
         return [children.get(key, []) for key in keys]
 
@@ -101,7 +101,7 @@ class CustomerStatsByIdLoader(DataLoader[int, Any]):
             .scalar_subquery()
             .label("running_instances"),
         ).where(Customer.id.in_(keys))
-        found = {row.id: row for row in await self.uow.execute(statement)}
+        found = {row.id: row for row in await self.uow.rows(statement)}
         return [found.get(key) for key in keys]
 
 
