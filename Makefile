@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install serve test lint schema bench clean
+.PHONY: install serve test lint schema bench bench-usage clean
 
 install: $(STAMP)
 
@@ -39,6 +39,9 @@ schema: install
 
 bench: install
 	$(BIN)/python -m bench
+
+bench-usage: install
+	$(BIN)/python -m bench.usage
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

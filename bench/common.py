@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,11 @@ def code_version() -> str:
         )
     except OSError:
         return "unknown"
+
+
+def new_run_dir(kind: str) -> tuple[datetime, Path]:
+    """The start of a run (UTC) and its fresh directory, `results/<kind>-<UTC time>/`."""
+    started = datetime.now(UTC)
+    run_dir = RESULTS / f"{kind}-{started:%Y%m%dT%H%M%SZ}"
+    run_dir.mkdir(parents=True)
+    return started, run_dir
