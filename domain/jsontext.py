@@ -2,8 +2,8 @@
 
 orjson turns integers beyond 64 bits and decimals with more significant digits than a
 double holds into the nearest double, silently, before anything can validate them. Such a
-number needs at least 16 digits, so a body without a run of 16 digits (dots allowed between
-them) takes orjson's fast path. Any other body is parsed again by the standard library,
+number needs at least 16 digits, so a body without a stretch of digits and dots holding 16
+digits takes orjson's fast path. Any other body is parsed again by the standard library,
 which keeps integers exact and hands each decimal to `_exact_number`: a float when the
 float says the same number, otherwise a `Decimal` that validation refuses or keeps exactly.
 """
@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import orjson
 
-_MANY_DIGITS = re.compile(rb"(?:\d\.?){16}")
+_STRETCHES = re.compile(rb"[0-9.]{16,}")
 
 
 def _exact_number(text: str) -> float | Decimal:
@@ -27,10 +27,14 @@ def _exact_number(text: str) -> float | Decimal:
     return Decimal(text)
 
 
+def _digits(stretch: bytes) -> int:
+    return len(stretch) - stretch.count(b".")
+
+
 def loads(data: str | bytes) -> object:
     """The JSON value of `data`; malformed JSON raises orjson's `JSONDecodeError`."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     value = orjson.loads(raw)
-    if _MANY_DIGITS.search(raw) is None:
+    if not any(_digits(stretch.group()) >= 16 for stretch in _STRETCHES.finditer(raw)):
         return value
     return json.loads(raw, parse_float=_exact_number)  # orjson refused NaN already

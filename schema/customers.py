@@ -24,7 +24,7 @@ from schema.inputs import input_dict
 from schema.instances import Instance, InstanceStatus
 from schema.plans import Subscription, SubscriptionStatus
 from schema.relay import Node, PageInfo, entity
-from schema.rows import RowBacked, from_row
+from schema.rows import RowBacked, from_row, member
 from schema.usage import CostBucket
 from schema.usage import costs as usage_costs
 
@@ -300,7 +300,7 @@ class Customer(RowBacked, Node):
             row,
             id=strawberry.ID(encode_global_id("Customer", row.id)),
             pk=row.id,
-            account_type=AccountType(row.account_type),
+            account_type=member(AccountType, row.account_type),
             is_archived=row.archived_at is not None,
         )
 

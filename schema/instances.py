@@ -15,7 +15,7 @@ from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.plans import Subscription
 from schema.relay import Node, entity
-from schema.rows import RowBacked, from_row
+from schema.rows import RowBacked, from_row, member
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -62,7 +62,7 @@ class Instance(RowBacked, Node):
             cls,
             row,
             id=strawberry.ID(encode_global_id("Instance", row.id)),
-            status=InstanceStatus(row.status),
+            status=member(InstanceStatus, row.status),
             customer_pk=row.customer_id,
             subscription_pk=row.subscription_id,
         )

@@ -18,7 +18,7 @@ from schema.connections import Connection, connection
 from schema.errors import UserError, user_errors
 from schema.inputs import input_dict
 from schema.relay import Node, entity
-from schema.rows import RowBacked, from_row
+from schema.rows import RowBacked, from_row, member
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -115,7 +115,7 @@ class Subscription(RowBacked, Node):
             cls,
             row,
             id=strawberry.ID(encode_global_id("Subscription", row.id)),
-            status=SubscriptionStatus(row.status),
+            status=member(SubscriptionStatus, row.status),
             customer_pk=row.customer_id,
             plan_pk=row.plan_id,
         )

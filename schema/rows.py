@@ -8,9 +8,11 @@ keys) are given to `from_row` and stored at once.
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound="RowBacked")
+E = TypeVar("E", bound=Enum)
 
 
 class RowBacked:
@@ -27,3 +29,9 @@ def from_row(cls: type[T], row: Any, **values: Any) -> T:
     instance = cls.__new__(cls)
     instance.__dict__.update(values, row=row)
     return instance
+
+
+def member(enum: type[E], value: Any) -> E:
+    """`enum(value)` by one dictionary lookup (an Enum call runs Python code in 3.11)."""
+    found = enum._value2member_map_.get(value)
+    return enum(value) if found is None else found  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -133,6 +134,24 @@ class UsageEventInput:
     properties: JSON | None = strawberry.field(
         default=strawberry.UNSET, description="A JSON object of at most 100 properties."
     )
+
+
+def _event_from_input(
+    cls: type[UsageEventInput], value: Mapping[str, Any], _context: Any
+) -> UsageEventInput:
+    """Strawberry's `from_input` hook: an ingest call carries up to 1,000 events, and its
+    generic conversion (field by field, type by type) was half the call's CPU. graphql-core
+    has already coerced every value; omitted optional fields stay UNSET, as the defaults."""
+    event: UsageEventInput = cls.__new__(cls)
+    event.transaction_id = value["transactionId"]
+    event.customer_id = value["customerId"]
+    event.event_type = value["eventType"]
+    event.timestamp = value.get("timestamp", strawberry.UNSET)
+    event.properties = value.get("properties", strawberry.UNSET)
+    return event
+
+
+UsageEventInput.__strawberry_definition__.from_input = _event_from_input  # type: ignore[attr-defined]
 
 
 @strawberry.input

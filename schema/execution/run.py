@@ -14,7 +14,6 @@ position are not reported, as graphql-core does.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Iterable
 from inspect import isawaitable
 from typing import Any
@@ -25,6 +24,7 @@ from graphql.pyutils import Undefined, inspect
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.info import Info
 
+from schema.execution.drive import run_all
 from schema.execution.plan import ABSTRACT, LEAF, OBJECT, Field, Plan, Shape
 
 
@@ -81,7 +81,7 @@ class Run:
         self.object(self.plan.root, self.plan.fields, self.executor.root_value, data, root)
         while self.parked:
             parked, self.parked = self.parked, []
-            results = await asyncio.gather(*(p[0] for p in parked), return_exceptions=True)
+            results = await run_all([p[0] for p in parked])
             for (_, field, target, slot), result in zip(parked, results, strict=True):
                 if slot.dead():
                     continue
