@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ class Options:
     repetitions: int = 10  # measured costs requests, each side
     warmup: int = 2  # unmeasured costs requests each side, after the compared one
     clients: tuple[int, ...] = (1, 8)
+    # Server processes: one per core, as in production (README); the floor's clients use
+    # as many PostgreSQL connections as there are clients.
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     calls: int = 100  # measured ingestUsage calls per side and client count
     batch: int = 1_000  # events per call
     seconds: float = 120.0  # at most, per side and client count
@@ -164,7 +168,7 @@ def run(options: Options, run_dir: Path) -> Results:
     try:
         migrate(database.url)
         tenant_id, key = asyncio.run(make_tenant(database.url))
-        with running("customergraph", database.url, run_dir) as server:
+        with running("customergraph", database.url, run_dir, options.workers) as server:
             world = make_plan(database.url, server.url, key, tenant_id, options.ingest_customers)
             console.print(f"loading {options.events:,} events over {options.days} days (COPY)")
             started = time.perf_counter()
@@ -189,6 +193,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--calls", type=int, default=defaults.calls)
     parser.add_argument("--batch", type=int, default=defaults.batch)
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
     args = parser.parse_args(argv)
     clients = tuple(int(value) for value in args.clients.split(","))
     return Options(**(vars(args) | {"clients": clients}))
@@ -202,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     about = machine()
     title = (
         f"usage billing, {started:%Y-%m-%d %H:%M} UTC, PostgreSQL,"
-        f" {about['cores']} cores shared by server, clients and database"
+        f" {about['cores']} cores shared by server ({options.workers} worker(s)), clients and"
+        " database"
     )
     Console(width=max(140, Console().width)).print(
         table(HEADERS, results.rows(), title, NOTE, left=1)
