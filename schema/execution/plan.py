@@ -114,8 +114,8 @@ def condition_variables(
 
 
 class Planner:
-    """Builds plans for one schema; object types' selections are built once per merged
-    selection, fragments are expanded, conditions are evaluated with `variables`."""
+    """Builds the plan of one operation: fragments expanded, same response keys merged,
+    `@skip`/`@include` evaluated with `variables` (the plan's cache key holds their values)."""
 
     def __init__(
         self,
