@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**63 - 1
 Field = tuple[str, ...]
@@ -51,10 +54,34 @@ def text_problem(value: str, field: tuple[str, ...], max_length: int) -> Problem
     return None
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")  # 2**63 has 19 digits
+
+
+def _plainly_fine(value: Any) -> bool:
+    """A fast yes for the common case, from orjson's encoding: it refuses what is not JSON
+    (other types, bad Unicode, integers past 64 bits, deep nesting). What it lets through
+    and `json_problem` refuses (NUL, NaN as null, integers from 2**63, long strings) sends
+    the value to the full walk."""
+    try:
+        encoded = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return (
+        len(encoded) <= 10_000
+        and b"\\u0000" not in encoded
+        and b"null" not in encoded
+        and _LONG_NUMBER.search(encoded) is None
+    )
+
+
 def json_problem(value: Any, field: Field) -> Problem | None:
     """A JSON value no database or response encoder can carry: bad text, huge or non-finite
     numbers (PostgreSQL refuses NUL in jsonb, Infinity is not JSON, and integers beyond 64 bits
     can not be answered)."""
+    return None if _plainly_fine(value) else _walk(value, field)
+
+
+def _walk(value: Any, field: Field) -> Problem | None:
     stack = [value]
     while stack:
         item = stack.pop()

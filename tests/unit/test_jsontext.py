@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import jsontext
+from domain import jsontext, problems
 
 
 def test_numbers_a_double_cannot_hold_stay_exact() -> None:
@@ -51,3 +51,22 @@ def test_what_is_not_json_stays_an_error(body: bytes) -> None:
 def test_plain_json_decodes_as_orjson_does(value: object) -> None:
     body = json.dumps(value).encode()
     assert jsontext.loads(body) == json.loads(body)
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.floats()
+        | st.integers(-(2**65), 2**65)
+        | st.text(alphabet=st.characters(exclude_categories=()), max_size=40),
+        lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=8), c, max_size=5),
+        max_leaves=30,
+    )
+)
+def test_the_fast_yes_of_json_problem_never_hides_a_problem(value: object) -> None:
+    """`json_problem` answers most values from orjson's encoding; whenever it does, the
+    full walk finds nothing either."""
+    if problems._plainly_fine(value):
+        assert problems._walk(value, ("p",)) is None
+    assert (problems.json_problem(value, ("p",)) is None) == (problems._walk(value, ("p",)) is None)
