@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,12 +75,11 @@ def summarise(stacks: str, top: int = 12) -> Profile:
             under[name] += samples
     if not total:
         return Profile(0, [], [])
-    share: Callable[[int], float] = lambda n: n / total  # noqa: E731
     wanted = [(name, n) for name, n in under.most_common() if name in LAYERS or _ours(name)]
     return Profile(
         total,
-        [(name, share(n)) for name, n in own.most_common(top)],
-        [(name, share(n)) for name, n in wanted[:top]],
+        [(name, n / total) for name, n in own.most_common(top)],
+        [(name, n / total) for name, n in wanted[:top]],
     )
 
 

@@ -232,9 +232,7 @@ class UnitOfWork:
         """End the current transaction and give its connection back to the pool; the next
         statement starts a new session (for work that waits on other connections)."""
         async with self._lock:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            await self._end_session()
 
     async def close(self) -> None:
         """End the request's session once no statement is running. A loader batch still
@@ -242,6 +240,9 @@ class UnitOfWork:
         the parent) finds the unit of work closed instead of reopening a session."""
         async with self._lock:
             self._closed = True
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            await self._end_session()
+
+    async def _end_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any, cast
 
@@ -83,7 +83,6 @@ class Field:
 class Plan:
     root: str
     fields: list[Field]
-    fallback_reasons: list[str] = field(default_factory=list)
 
 
 def condition_variables(
