@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,7 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, Api
+import pytest
+from conftest import ROOT, Api, TenantHandle, free_port
+
+from bench.cpu import family
 
 DEMO_COUNT = 50
 
@@ -158,3 +162,37 @@ async def test_seed_demo_usage_shows_in_costs(database_url: str, client: httpx.A
         for item in credit["lineItems"]
     ]
     assert quantities and any(q > 0 for q in quantities)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_serve_with_two_workers_answers_from_both(
+    database_url: str, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    """`customergraph serve --workers 2`: two worker processes under one supervisor, and
+    concurrent requests are answered (issue 7's multi-worker serving)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "RATE_LIMIT_PER_MINUTE": "0"}
+    command = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", "2"]
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)  # noqa: ASYNC220
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            for _ in range(120):
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.25)
+            workers = family(server.pid)[1:]
+            assert len(workers) >= 2, workers
+            headers = {"Authorization": f"Bearer {tenant.key}"}
+            body = {"query": "{ viewer { tenant { name } } }"}
+            answers = await asyncio.gather(
+                *(http.post("/graphql", json=body, headers=headers) for _ in range(20))
+            )
+        assert {a.status_code for a in answers} == {200}
+        assert {a.json()["data"]["viewer"]["tenant"]["name"] for a in answers} == {tenant.name}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
