@@ -57,31 +57,32 @@ def text_problem(value: str, field: tuple[str, ...], max_length: int) -> Problem
 _LONG_NUMBER = re.compile(rb"\d{19}")  # 2**63 has 19 digits
 
 
-def _plainly_fine(value: Any) -> bool:
-    """A fast yes for the common case, from orjson's encoding: it refuses what is not JSON
-    (other types, bad Unicode, integers past 64 bits, deep nesting). What it lets through
-    and `json_problem` refuses (NUL, NaN as null, integers from 2**63, long strings) sends
-    the value to the full walk."""
+def plain_json(value: Any) -> bytes | None:
+    """orjson's encoding of the value when it is plainly fine: a fast yes for the common
+    case. orjson refuses what is not JSON (other types, bad Unicode, integers past 64 bits,
+    deep nesting). What it lets through and `json_problem` refuses (NUL, NaN as null,
+    integers from 2**63, long strings) gives None, and the value to the full walk."""
     try:
         encoded = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
-        return False
-    return (
+        return None
+    fine = (
         len(encoded) <= 10_000
         and b"\\u0000" not in encoded
         and b"null" not in encoded
         and _LONG_NUMBER.search(encoded) is None
     )
+    return encoded if fine else None
 
 
 def json_problem(value: Any, field: Field) -> Problem | None:
     """A JSON value no database or response encoder can carry: bad text, huge or non-finite
     numbers (PostgreSQL refuses NUL in jsonb, Infinity is not JSON, and integers beyond 64 bits
     can not be answered)."""
-    return None if _plainly_fine(value) else _walk(value, field)
+    return None if plain_json(value) is not None else walk_json(value, field)
 
 
-def _walk(value: Any, field: Field) -> Problem | None:
+def walk_json(value: Any, field: Field) -> Problem | None:
     stack = [value]
     while stack:
         item = stack.pop()

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.errors import BadUserInput
-from domain.problems import Code, Problem, json_problem, text_problem
+from domain.problems import Code, Problem, plain_json, text_problem, walk_json
 
 MAX_EVENTS = 1000
 MAX_COST_DAYS = 92
 MAX_PROPERTIES = 100
+_TEXTS = (("transactionId", 128), ("customerId", 255), ("eventType", 128))  # and their limits
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    index: int
+class Event(NamedTuple):  # a tuple: made a thousand times a call, faster than a dataclass
+    position: int  # in the call's list
     transaction_id: str
     customer_ref: str
     event_type: str
     timestamp: datetime
     properties: dict[str, Any]
+    properties_json: bytes | None  # orjson's encoding, when validation made it
 
 
 def validate_events(
@@ -35,39 +35,70 @@ def validate_events(
     problems: list[Problem] = []
     valid: list[Event] = []
     for index, item in enumerate(events):
-        at = ("input", "events", str(index))
-        found: list[Problem] = []
-        for name, limit in (("transactionId", 128), ("customerId", 255), ("eventType", 128)):
-            value = item[name]
-            problem = text_problem(value, (*at, name), limit)
-            if problem is None and not value.strip():
-                problem = Problem(Code.REQUIRED, (*at, name), "Must not be empty")
-            if problem:
-                found.append(problem)
         properties = item.get("properties")
         if properties is None:
             properties = {}
-        if not isinstance(properties, dict):
-            found.append(Problem(Code.INVALID, (*at, "properties"), "Must be a JSON object"))
-        elif len(properties) > MAX_PROPERTIES:
-            message = f"At most {MAX_PROPERTIES} properties"
-            found.append(Problem(Code.LIMIT_EXCEEDED, (*at, "properties"), message))
-        elif problem := json_problem(properties, (*at, "properties")):
-            found.append(problem)
-        problems += found
-        if not found:
-            timestamp = item.get("timestamp") or now
-            valid.append(
-                Event(
-                    index,
-                    item["transactionId"],
-                    item["customerId"],
-                    item["eventType"],
-                    timestamp,
-                    properties,
-                )
+        encoded = _plainly_valid(item, properties)
+        if encoded is None:  # something to look at closely
+            found = _problems(index, item, properties)
+            if found:
+                problems += found
+                continue
+        valid.append(
+            Event(
+                index,
+                item["transactionId"],
+                item["customerId"],
+                item["eventType"],
+                item.get("timestamp") or now,
+                properties,
+                encoded,
             )
+        )
     return valid, problems
+
+
+def _plainly_valid(item: dict[str, Any], properties: Any) -> bytes | None:
+    """The properties' JSON text when the event is plainly valid (ASCII ids in their
+    limits, plain JSON properties): what most events are, answered in a few steps. None
+    sends the event to `_problems`, which may still find nothing."""
+    transaction_id, customer_id = item["transactionId"], item["customerId"]
+    event_type = item["eventType"]
+    texts = transaction_id + customer_id + event_type
+    if (
+        texts.isascii()
+        and "\x00" not in texts
+        and 0 < len(transaction_id) <= 128
+        and 0 < len(customer_id) <= 255
+        and 0 < len(event_type) <= 128
+        and transaction_id.strip()
+        and customer_id.strip()
+        and event_type.strip()
+        and type(properties) is dict
+        and len(properties) <= MAX_PROPERTIES
+    ):
+        return plain_json(properties)
+    return None
+
+
+def _problems(index: int, item: dict[str, Any], properties: Any) -> list[Problem]:
+    at = ("input", "events", str(index))
+    found: list[Problem] = []
+    for name, limit in _TEXTS:
+        value = item[name]
+        problem = text_problem(value, (*at, name), limit)
+        if problem is None and not value.strip():
+            problem = Problem(Code.REQUIRED, (*at, name), "Must not be empty")
+        if problem:
+            found.append(problem)
+    if not isinstance(properties, dict):
+        found.append(Problem(Code.INVALID, (*at, "properties"), "Must be a JSON object"))
+    elif len(properties) > MAX_PROPERTIES:
+        message = f"At most {MAX_PROPERTIES} properties"
+        found.append(Problem(Code.LIMIT_EXCEEDED, (*at, "properties"), message))
+    elif problem := walk_json(properties, (*at, "properties")):
+        found.append(problem)
+    return found
 
 
 def cost_days(starting_on: datetime, ending_before: datetime) -> list[date]:

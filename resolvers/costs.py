@@ -226,7 +226,7 @@ async def preview_invoice(
     if customer is None or customer_id is None:
         raise NotFound("No customer has this ID", argument="customerId")
     resolved, problems = await resolve_events(ctx, events)
-    problems += [_elsewhere(event.index) for event, owner in resolved if owner != customer_id]
+    problems += [_elsewhere(event.position) for event, owner in resolved if owner != customer_id]
     if problems:
         raise BadUserInput(
             "Invalid events; nothing was priced",
@@ -242,7 +242,7 @@ async def preview_invoice(
         first.setdefault(event.transaction_id, event)
     rows: dict[str, dict[str, Any]] = {
         event.transaction_id: {
-            "id": GIVEN_ID_BASE + event.index,
+            "id": GIVEN_ID_BASE + event.position,
             "customer_id": customer_id,
             "transaction_id": event.transaction_id,
             "event_type": event.event_type,

@@ -73,6 +73,11 @@ POSTGRES_INSERT = (
 )
 
 
+_DRAW_IDS = select(
+    func.nextval(func.pg_get_serial_sequence(UsageEvent.__tablename__, "id"))
+).select_from(func.generate_series(1, bindparam("count", type_=BigInteger())))
+
+
 @dataclass(slots=True)
 class Ingested:
     accepted: int = 0
@@ -165,57 +170,74 @@ async def ingest_usage(ctx: Context, events: list[dict[str, Any]]) -> Ingested:
     resolved, problems = await resolve_events(ctx, events)
     if problems:
         return Ingested(problems=problems)
-    rows: dict[str, dict[str, Any]] = {}
-    now = utcnow()
+    firsts: dict[str, tuple[Event, int]] = {}  # the first event of a transaction id wins
     for event, customer_id in resolved:
-        rows.setdefault(
-            event.transaction_id,
-            {
-                "tenant_id": ctx.principal.tenant_id,
-                "customer_id": customer_id,
-                "transaction_id": event.transaction_id,
-                "event_type": event.event_type,
-                "timestamp": event.timestamp,
-                "properties": event.properties,
-                "created_at": now,
-            },
-        )
-    if not rows:
+        firsts.setdefault(event.transaction_id, (event, customer_id))
+    if not firsts:
         return Ingested()
-    values = list(rows.values())
+    unique = list(firsts.values())
+    tenant_id, now = ctx.principal.tenant_id, utcnow()
     async with ctx.uow.write() as session:
         if ctx.uow.dialect == "postgresql":
-            await _in_deadlock_free_order(session, values)
-            result: Any = await session.execute(POSTGRES_INSERT, _columns(values, now))
-        else:
-            statement = (
-                sqlite.insert(_TABLE)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
+            ids = await _drawn_ids(session, len(unique))
+            result: Any = await session.execute(
+                POSTGRES_INSERT, _columns(unique, ids, tenant_id, now)
             )
-            result = await session.execute(statement)
+        else:
+            result = await session.execute(_sqlite_insert(unique, tenant_id, now))
         accepted = max(int(result.rowcount), 0)
     return Ingested(accepted=accepted, duplicates=len(resolved) - accepted)
 
 
-def _columns(values: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """POSTGRES_INSERT's parameters: a list per column, in the rows' order. Properties are
-    JSON text for the database to parse into jsonb: validation left only plain JSON (no
-    integer beyond 64 bits, no NaN, no lone surrogate), which orjson writes faster than
-    the standard library, as the same jsonb values."""
-    columns: dict[str, Any] = {name: [row[name] for row in values] for name, _ in _ARRAYS}
-    columns["properties"] = [orjson.dumps(item).decode() for item in columns["properties"]]
-    return columns | {"tenant_id": values[0]["tenant_id"], "created_at": now}
+async def _drawn_ids(session: AsyncSession, count: int) -> list[int]:
+    """Ids for `count` events, in ascending order: see `_columns`."""
+    return sorted((await session.execute(_DRAW_IDS, {"count": count})).scalars())
 
 
-async def _in_deadlock_free_order(session: AsyncSession, values: list[dict[str, Any]]) -> None:
-    """PostgreSQL: concurrent calls sharing transaction ids in different orders would each
-    wait for the other's uncommitted unique-index entry (a deadlock, answered 500). Every
-    call therefore inserts in transaction-id order; the ids, which break LATEST's timestamp
-    ties, are taken first so that they still follow the order of the call's list."""
-    sequence = func.pg_get_serial_sequence(UsageEvent.__tablename__, "id")
-    series = func.generate_series(1, len(values))
-    ids = (await session.execute(select(func.nextval(sequence)).select_from(series))).scalars()
-    for row, key in zip(values, sorted(ids), strict=True):
-        row["id"] = key
-    values.sort(key=lambda row: row["transaction_id"])
+def _columns(
+    unique: list[tuple[Event, int]], ids: list[int], tenant_id: Any, now: datetime
+) -> dict[str, Any]:
+    """POSTGRES_INSERT's parameters: a list per column. Concurrent calls sharing transaction
+    ids in different orders would each wait for the other's uncommitted unique-index entry
+    (a deadlock, answered 500), so every call inserts in transaction-id order; the ids,
+    which break LATEST's timestamp ties, follow the order of the call's list. Properties
+    are JSON text for the database to parse into jsonb: validation left only plain JSON (no
+    integer beyond 64 bits, no NaN, no lone surrogate), mostly already written by orjson,
+    which gives the same jsonb values as the standard library."""
+    order = sorted(range(len(unique)), key=lambda index: unique[index][0].transaction_id)
+    rows = [unique[index] for index in order]
+    return {
+        "id": [ids[index] for index in order],
+        "customer_id": [customer_id for _, customer_id in rows],
+        "transaction_id": [event.transaction_id for event, _ in rows],
+        "event_type": [event.event_type for event, _ in rows],
+        "timestamp": [event.timestamp for event, _ in rows],
+        "properties": [_json_text(event) for event, _ in rows],
+        "tenant_id": tenant_id,
+        "created_at": now,
+    }
+
+
+def _json_text(event: Event) -> str:
+    encoded = event.properties_json
+    return (encoded if encoded is not None else orjson.dumps(event.properties)).decode()
+
+
+def _sqlite_insert(unique: list[tuple[Event, int]], tenant_id: Any, now: datetime) -> Any:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "transaction_id": event.transaction_id,
+            "event_type": event.event_type,
+            "timestamp": event.timestamp,
+            "properties": event.properties,
+            "created_at": now,
+        }
+        for event, customer_id in unique
+    ]
+    return (
+        sqlite.insert(_TABLE)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
+    )

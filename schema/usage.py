@@ -159,6 +159,19 @@ class IngestUsageInput:
     events: list[UsageEventInput] = strawberry.field(description="At most 1,000 events.")
 
 
+def _ingest_from_input(
+    cls: type[IngestUsageInput], value: Mapping[str, Any], context: Any
+) -> IngestUsageInput:
+    """The events of a call made in one pass, without Strawberry's per-item dispatch (which
+    still cost 7 µs an event with `_event_from_input` in place)."""
+    payload: IngestUsageInput = cls.__new__(cls)
+    payload.events = [_event_from_input(UsageEventInput, item, context) for item in value["events"]]
+    return payload
+
+
+IngestUsageInput.__strawberry_definition__.from_input = _ingest_from_input  # type: ignore[attr-defined]
+
+
 @strawberry.type
 class IngestUsagePayload:
     accepted: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -66,7 +67,11 @@ def test_plain_json_decodes_as_orjson_does(value: object) -> None:
 )
 def test_the_fast_yes_of_json_problem_never_hides_a_problem(value: object) -> None:
     """`json_problem` answers most values from orjson's encoding; whenever it does, the
-    full walk finds nothing either."""
-    if problems._plainly_fine(value):
-        assert problems._walk(value, ("p",)) is None
-    assert (problems.json_problem(value, ("p",)) is None) == (problems._walk(value, ("p",)) is None)
+    full walk finds nothing either, and the encoding (which ingestUsage stores) reads back
+    as the same value."""
+    encoded = problems.plain_json(value)
+    if encoded is not None:
+        assert problems.walk_json(value, ("p",)) is None
+        assert orjson.loads(encoded) == value
+    walked = problems.walk_json(value, ("p",))
+    assert (problems.json_problem(value, ("p",)) is None) == (walked is None)
