@@ -23,7 +23,8 @@ import argparse
 import asyncio
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ class Options:
     # as many PostgreSQL connections as there are clients.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     calls: int = 100  # measured ingestUsage calls per side and client count
+    rounds: int = 4  # the sides take turns, each round a share of the calls
     batch: int = 1_000  # events per call
     seconds: float = 120.0  # at most, per side and client count
     ingest_customers: int = 50
@@ -153,12 +155,12 @@ def measure_ingestion(server: Server, world: World, options: Options) -> list[li
     cells = []
     for clients in options.clients:
         plan = Plan(clients, options.calls, options.batch, options.seconds, options.days)
-        cell = []
-        for sink in usage_ingest.sinks(world, server.url):
-            console.print(f"  ingestion: {sink.side}, {clients} client(s)")
-            found, others = _with_others(server, usage_ingest.measure(sink, plan))
-            cell.append(replace(found, others=others))
-        cells.append(cell)
+        console.print(f"  ingestion: {clients} client(s), {options.rounds} rounds")
+        sample = partial(cpu.sample, (server.process.pid,))
+        work = usage_ingest.measure(
+            usage_ingest.sinks(world, server.url), plan, options.rounds, sample, cpu.others
+        )
+        cells.append(uvloop.run(work))
     return cells
 
 
@@ -191,6 +193,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--warmup", type=int, default=defaults.warmup)
     parser.add_argument("--clients", default=",".join(map(str, defaults.clients)))
     parser.add_argument("--calls", type=int, default=defaults.calls)
+    parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--batch", type=int, default=defaults.batch)
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
     parser.add_argument("--workers", type=int, default=defaults.workers)

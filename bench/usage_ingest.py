@@ -213,27 +213,61 @@ def batches(sink: Sink[T], plan: Plan, part: str, count: int) -> list[T]:
     return [sink.work(drawn[n : n + plan.batch]) for n in range(0, len(drawn), plan.batch)]
 
 
-async def measure(sink: Sink[T], plan: Plan) -> Throughput:
-    """Warm up (one call per client), then the measured calls."""
-    warmup = batches(sink, plan, "warmup", plan.clients)
-    work = batches(sink, plan, "measured", plan.calls)
+@dataclass(slots=True)
+class _Side:
+    sink: Sink[Any]
+    work: list[Any]
+    calls: list[Call[Any]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+    seconds: float = 0.0
+    busy_elsewhere: float = 0.0  # core-seconds other processes took during its rounds
+
+
+async def measure(
+    sinks: list[Sink[Any]],
+    plan: Plan,
+    rounds: int,
+    sample: Callable[[], Any],
+    others: Callable[[Any, Any], float],
+) -> list[Throughput]:
+    """Every side warms up (one call per client); then, `rounds` times, each side in turn
+    makes its share of the measured calls, so that background load, which comes and goes
+    on a shared machine, touches every side alike. `sample` and `others` say how many
+    cores other processes kept busy during a share."""
+    sides = [_Side(sink, batches(sink, plan, "measured", plan.calls)) for sink in sinks]
+    share = -(-plan.calls // rounds)
     try:
-        calls = [await sink.client() for _ in range(plan.clients)]
-        await closed_loop(calls, warmup, plan.seconds)
-        tally, seconds = await closed_loop(calls, work, plan.seconds)
+        for side in sides:
+            side.calls = [await side.sink.client() for _ in range(plan.clients)]
+            await closed_loop(side.calls, batches(side.sink, plan, "warmup", plan.clients), 60)
+        for number in range(rounds):
+            for side in sides:
+                part = side.work[number * share : (number + 1) * share]
+                if not part or side.seconds >= plan.seconds:
+                    continue
+                before = sample()
+                tally, seconds = await closed_loop(side.calls, part, plan.seconds - side.seconds)
+                side.busy_elsewhere += others(before, sample()) * seconds
+                side.tally.events += tally.events
+                side.tally.latencies += tally.latencies
+                side.seconds += seconds
     finally:
-        await sink.close()
-    return Throughput(
-        side=sink.side,
-        clients=plan.clients,
-        calls=len(tally.latencies),
-        events=tally.events,
-        seconds=seconds,
-        p50_ms=percentile(sorted(tally.latencies), 0.5),
-    )
+        for side in sides:
+            await side.sink.close()
+    return [
+        Throughput(
+            side=side.sink.side,
+            clients=plan.clients,
+            calls=len(side.tally.latencies),
+            events=side.tally.events,
+            seconds=side.seconds,
+            p50_ms=percentile(sorted(side.tally.latencies), 0.5),
+            others=side.busy_elsewhere / side.seconds if side.seconds else 0.0,
+        )
+        for side in sides
+    ]
 
 
 def sinks(world: World, url: str) -> list[Sink[Any]]:
-    """The API first, then the floor and COPY (back to back, so background load touches
-    them alike)."""
+    """The API, the floor and COPY, in the order each round runs them."""
     return [ApiSink(world, url), FloorSink(world), CopySink(world)]

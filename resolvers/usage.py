@@ -3,11 +3,11 @@
 Customers are resolved for the whole call in one query (global ID, handle, externalId or
 ingest alias of an active customer); transaction ids already stored for the tenant, or
 repeated within the call, are counted as duplicates and ignored (`ON CONFLICT DO
-NOTHING`), so a retried call is safe. On PostgreSQL the event ids are drawn first (one more
-query), so that rows can be inserted in transaction-id order, free of deadlocks; the rows
-then travel as one array per column (`INSERT ... SELECT FROM unnest(...)`), a statement
-compiled and prepared once, where a VALUES list of 1,000 rows would be compiled anew for
-every call (8,000 bind parameters: most of the call's time).
+NOTHING`), so a retried call is safe. On PostgreSQL the rows travel as one array per
+column (`INSERT ... SELECT FROM unnest(...)`), a statement compiled and prepared once, where
+a VALUES list of 1,000 rows would be compiled anew for every call (8,000 bind parameters:
+most of the call's time); the same statement draws the ids and inserts in transaction-id
+order, free of deadlocks.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
-    cast,
     func,
     or_,
     select,
+    text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import sqlite
 
 from domain.errors import BadUserInput
 from domain.ids import decode_global_id
@@ -44,38 +43,39 @@ from models.base import utcnow
 from resolvers.context import Context
 
 CUSTOMER_KEY_DIGITS = 18
-_ARRAYS = (  # the columns that differ from row to row, as (name, element type)
-    ("id", BigInteger()),
-    ("customer_id", BigInteger()),
-    ("transaction_id", String()),
-    ("event_type", String()),
-    ("timestamp", DateTime(timezone=True)),
-    ("properties", String()),  # JSON text, cast to jsonb by the database
-)
+_ARRAYS: dict[str, Any] = {  # the columns that differ from row to row, as arrays of these
+    "customer_id": BigInteger(),
+    "transaction_id": String(),
+    "event_type": String(),
+    "timestamp": DateTime(timezone=True),
+    "properties": String(),  # JSON text, cast to jsonb by the database
+}
 _TABLE = cast_type(Table, UsageEvent.__table__)
-_UNNEST = (
-    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _ARRAYS))
-    .table_valued(*(name for name, _ in _ARRAYS))
-    .render_derived()
+# One statement: ids are drawn in the order of the call's list (they break LATEST's
+# timestamp ties, and PostgreSQL evaluates `nextval` after the inner ORDER BY), then rows
+# go in transaction-id order: concurrent calls sharing transaction ids in different orders
+# would otherwise each wait for the other's uncommitted unique-index entry (a deadlock).
+POSTGRES_INSERT = text(
+    """
+INSERT INTO usage_events
+    (id, customer_id, transaction_id, event_type, "timestamp", properties, tenant_id, created_at)
+SELECT drawn.id, drawn.customer_id, drawn.transaction_id, drawn.event_type, drawn."timestamp",
+       CAST(drawn.properties AS jsonb), :tenant_id, :created_at
+FROM (
+    SELECT nextval('usage_events_id_seq') AS id, given.*
+    FROM unnest(:customer_id, :transaction_id, :event_type, :timestamp, :properties)
+        WITH ORDINALITY
+        AS given (customer_id, transaction_id, event_type, "timestamp", properties, position)
+    ORDER BY given.position
+) AS drawn
+ORDER BY drawn.transaction_id COLLATE "C"
+ON CONFLICT (tenant_id, transaction_id) DO NOTHING
+"""
+).bindparams(
+    *(bindparam(name, type_=ARRAY(kind)) for name, kind in _ARRAYS.items()),
+    bindparam("tenant_id", type_=Uuid()),
+    bindparam("created_at", type_=DateTime(timezone=True)),
 )
-POSTGRES_INSERT = (
-    postgresql.insert(_TABLE)
-    .from_select(
-        [name for name, _ in _ARRAYS] + ["tenant_id", "created_at"],
-        select(
-            *(_UNNEST.c[name] for name, _ in _ARRAYS[:-1]),
-            cast(_UNNEST.c.properties, postgresql.JSONB),
-            bindparam("tenant_id", type_=Uuid()),
-            bindparam("created_at", type_=DateTime(timezone=True)),
-        ),
-    )
-    .on_conflict_do_nothing(index_elements=["tenant_id", "transaction_id"])
-)
-
-
-_DRAW_IDS = select(
-    func.nextval(func.pg_get_serial_sequence(UsageEvent.__tablename__, "id"))
-).select_from(func.generate_series(1, bindparam("count", type_=BigInteger())))
 
 
 @dataclass(slots=True)
@@ -179,40 +179,24 @@ async def ingest_usage(ctx: Context, events: list[dict[str, Any]]) -> Ingested:
     tenant_id, now = ctx.principal.tenant_id, utcnow()
     async with ctx.uow.write() as session:
         if ctx.uow.dialect == "postgresql":
-            ids = await _drawn_ids(session, len(unique))
-            result: Any = await session.execute(
-                POSTGRES_INSERT, _columns(unique, ids, tenant_id, now)
-            )
+            result: Any = await session.execute(POSTGRES_INSERT, _columns(unique, tenant_id, now))
         else:
             result = await session.execute(_sqlite_insert(unique, tenant_id, now))
         accepted = max(int(result.rowcount), 0)
     return Ingested(accepted=accepted, duplicates=len(resolved) - accepted)
 
 
-async def _drawn_ids(session: AsyncSession, count: int) -> list[int]:
-    """Ids for `count` events, in ascending order: see `_columns`."""
-    return sorted((await session.execute(_DRAW_IDS, {"count": count})).scalars())
-
-
-def _columns(
-    unique: list[tuple[Event, int]], ids: list[int], tenant_id: Any, now: datetime
-) -> dict[str, Any]:
-    """POSTGRES_INSERT's parameters: a list per column. Concurrent calls sharing transaction
-    ids in different orders would each wait for the other's uncommitted unique-index entry
-    (a deadlock, answered 500), so every call inserts in transaction-id order; the ids,
-    which break LATEST's timestamp ties, follow the order of the call's list. Properties
-    are JSON text for the database to parse into jsonb: validation left only plain JSON (no
+def _columns(unique: list[tuple[Event, int]], tenant_id: Any, now: datetime) -> dict[str, Any]:
+    """POSTGRES_INSERT's parameters: a list per column, in the call's order. Properties are
+    JSON text for the database to parse into jsonb: validation left only plain JSON (no
     integer beyond 64 bits, no NaN, no lone surrogate), mostly already written by orjson,
     which gives the same jsonb values as the standard library."""
-    order = sorted(range(len(unique)), key=lambda index: unique[index][0].transaction_id)
-    rows = [unique[index] for index in order]
     return {
-        "id": [ids[index] for index in order],
-        "customer_id": [customer_id for _, customer_id in rows],
-        "transaction_id": [event.transaction_id for event, _ in rows],
-        "event_type": [event.event_type for event, _ in rows],
-        "timestamp": [event.timestamp for event, _ in rows],
-        "properties": [_json_text(event) for event, _ in rows],
+        "customer_id": [customer_id for _, customer_id in unique],
+        "transaction_id": [event.transaction_id for event, _ in unique],
+        "event_type": [event.event_type for event, _ in unique],
+        "timestamp": [event.timestamp for event, _ in unique],
+        "properties": [_json_text(event) for event, _ in unique],
         "tenant_id": tenant_id,
         "created_at": now,
     }
