@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.customers import (
@@ -147,13 +147,40 @@ def customer_conditions(query: CustomerQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+# First pages without filters, by (archived, order, first, last): built once, so a request
+# for one builds no SQL expression and its statement's cache key is computed once.
+_FirstPage = tuple[Select[Any], int, bool, list[ColumnElement[bool]]]
+_first_pages: dict[tuple[Any, ...], _FirstPage] = {}
+FIRST_PAGES_CACHED = 1024
+
+
+def _first_page(query: CustomerQuery, key: SortKey, secret: bytes) -> _FirstPage:
+    page = query.page
+    plain = (
+        page.after is None
+        and page.before is None
+        and not (query.filter or query.search)
+        and query.ids is None
+        and query.ingest_alias is None
+        and query.salesforce_account_ids is None
+    )
+    shape = (query.archived, query.order_field, query.order_direction, page.first, page.last)
+    if plain and (known := _first_pages.get(shape)) is not None:
+        return known
+    conditions = customer_conditions(query)
+    base = select(*CUSTOMER_COLUMNS).where(*conditions)
+    statement, size, backward = page_statement(base, key, page, secret)
+    if plain:
+        if len(_first_pages) >= FIRST_PAGES_CACHED:
+            _first_pages.clear()
+        _first_pages[shape] = (statement, size, backward, conditions)
+    return statement, size, backward, conditions
+
+
 async def resolve_customers(ctx: Context, query: CustomerQuery) -> Page:
     ctx.principal.require("read:customers")
-    conditions = customer_conditions(query)
     key = customer_sort_key(query.order_field, query.order_direction)
-    statement, size, backward = page_statement(
-        select(*CUSTOMER_COLUMNS).where(*conditions), key, query.page, ctx.secret
-    )
+    statement, size, backward, conditions = _first_page(query, key, ctx.secret)
 
     async def count() -> int:
         total = await ctx.uow.execute(select(func.count(Customer.id)).where(*conditions))
