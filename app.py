@@ -31,7 +31,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from domain import jsontext
 from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
-from models.db import UnitOfWork, is_unavailable, make_engine, make_sessionmaker
+from models.db import Gate, UnitOfWork, is_unavailable, make_engine, make_sessionmaker
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
 from resolvers import events, idempotency
 from resolvers.auth import (
@@ -319,6 +319,12 @@ class GraphQLEndpoint:
     ) -> None:
         self.factory, self.limiter = factory, limiter
         self.graphql = CustomerGraphQL(factory, settings, bus)
+        # PostgreSQL's pool is DB_POOL_SIZE connections: requests take them in arrival order
+        # (models.db.Gate). SQLite keeps SQLAlchemy's default pool, which DB_POOL_* leave be.
+        postgres = not settings.database_url.startswith("sqlite")
+        self.gate = (
+            Gate(settings.db_pool_size, settings.db_pool_timeout_seconds) if postgres else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if wants_graphiql(scope):
@@ -326,7 +332,7 @@ class GraphQLEndpoint:
             return
         # One unit of work, so one connection and one transaction, for the whole request:
         # the API-key lookup is its first statement and sets its tenant.
-        uow = UnitOfWork(self.factory, None)
+        uow = UnitOfWork(self.factory, None, self.gate)
         state = scope.setdefault("state", {})
         state["uow"] = uow
         try:

@@ -1,0 +1,42 @@
+"""models.db.Gate: requests get pooled connections in the order they asked for them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from models.db import Gate
+
+
+async def test_slots_go_to_waiters_in_arrival_order_and_newcomers_queue_behind() -> None:
+    gate = Gate(size=2, timeout=5)
+    order: list[int] = []
+    await gate.enter()
+    await gate.enter()  # both slots taken
+
+    async def request(number: int) -> None:
+        await gate.enter()
+        order.append(number)
+        await asyncio.sleep(0)
+        gate.leave()
+
+    waiting = [asyncio.create_task(request(n)) for n in range(5)]
+    await asyncio.sleep(0)  # all five are waiting now
+    gate.leave()
+    # A newcomer arriving just as a slot frees must not take it before the waiters.
+    late = asyncio.create_task(request(99))
+    gate.leave()
+    await asyncio.gather(*waiting, late)
+    assert order == [0, 1, 2, 3, 4, 99]
+
+
+async def test_a_request_that_waits_too_long_gets_the_pool_timeout() -> None:
+    gate = Gate(size=1, timeout=0.05)
+    await gate.enter()
+    with pytest.raises(PoolTimeout):
+        await gate.enter()
+    gate.leave()
+    await gate.enter()  # the timed-out waiter took no slot with it
+    gate.leave()
