@@ -45,8 +45,11 @@ from graphql.utilities.coerce_input_value import coerce_default_value
 Coercer = Callable[[Any], Any]  # a value → its coerced value, or Undefined when invalid
 
 _graphql_get_variable_values = graphql_values.get_variable_values
-_coercers: dict[int, tuple[GraphQLInputType, Coercer]] = {}
-_shallow: dict[int, tuple[GraphQLInputType, bool]] = {}
+# By shape: graphql-core makes new wrapper objects (`[T!]!`) for every operation it reads,
+# so the key is the wrapping marks and the named type, which lives as long as its schema.
+TypeKey = tuple[tuple[str, ...], Any]
+_coercers: dict[TypeKey, Coercer] = {}
+_shallow: dict[TypeKey, bool] = {}
 
 
 def get_variable_values(
@@ -88,25 +91,32 @@ def install() -> None:
     graphql_executor.get_variable_values = get_variable_values  # type: ignore[attr-defined]
 
 
+def type_key(type_: GraphQLInputType) -> TypeKey:
+    marks = []
+    while isinstance(type_, (GraphQLNonNull, GraphQLList)):
+        marks.append("!" if isinstance(type_, GraphQLNonNull) else "[")
+        type_ = type_.of_type
+    return tuple(marks), type_
+
+
 def coercer(type_: GraphQLInputType) -> Coercer:
     """The type's coercer, built on first use."""
-    known = _coercers.get(id(type_))
-    if known is not None and known[0] is type_:
-        return known[1]
-    built = _build(type_)
-    _coercers[id(type_)] = (type_, built)
-    return built
+    key = type_key(type_)
+    known = _coercers.get(key)
+    if known is None:
+        known = _coercers[key] = _build(type_)
+    return known
 
 
 def shallow(type_: GraphQLInputType) -> bool:
     """Whether no value of the type can nest deeper than graphql-core's limit, so the depth
     walk can only say no."""
-    known = _shallow.get(id(type_))
-    if known is None or known[0] is not type_:
+    key = type_key(type_)
+    known = _shallow.get(key)
+    if known is None:
         levels = _levels(type_, frozenset())
-        known = (type_, levels is not None and levels <= MAX_NESTING_DEPTH)
-        _shallow[id(type_)] = known
-    return known[1]
+        known = _shallow[key] = levels is not None and levels <= MAX_NESTING_DEPTH
+    return known
 
 
 def _levels(type_: Any, seen: frozenset[str]) -> int | None:

@@ -134,6 +134,19 @@ def test_values_nested_past_graphql_cores_limit_are_refused_alike() -> None:
         assert answer(got)[0] == ("values" if depth == 3 else "errors")
 
 
+def test_coercers_are_kept_by_type_shape_not_by_object() -> None:
+    """graphql-core builds new `[T!]!` wrappers for every operation it reads: a cache by
+    object would grow with every request."""
+    operation = parse("query($e: [UsageEventInput!]!, $s: String) { __typename }").definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    definitions = operation.variable_definitions or ()
+    variables.get_variable_values(GRAPHQL, definitions, {"e": [], "s": "x"})
+    sizes = len(variables._coercers), len(variables._shallow)
+    for _ in range(20):
+        variables.get_variable_values(GRAPHQL, definitions, {"e": [], "s": "x"})
+    assert (len(variables._coercers), len(variables._shallow)) == sizes
+
+
 def test_the_executor_coerces_with_it() -> None:
     """Building the schema installs it in graphql-core's executor."""
     from graphql.execution import executor
