@@ -284,13 +284,23 @@ class UnitOfWork:
     async def release(self) -> None:
         """End the current transaction and give its connection back to the pool; the next
         statement starts a new session (for work that waits on other connections)."""
-        async with self._lock:
-            await self._end_session()
+        await asyncio.shield(self._release())
 
     async def close(self) -> None:
         """End the request's session once no statement is running. A loader batch still
         scheduled (its field's answer already given up, e.g. after a sibling error nulled
-        the parent) finds the unit of work closed instead of reopening a session."""
+        the parent) finds the unit of work closed instead of reopening a session.
+
+        Both run to the end even when the request is cancelled meanwhile (shielded): one
+        that stopped while it waited for a running statement would keep its connection
+        and its slot of the gate for good."""
+        await asyncio.shield(self._close())
+
+    async def _release(self) -> None:
+        async with self._lock:
+            await self._end_session()
+
+    async def _close(self) -> None:
         async with self._lock:
             self._closed = True
             await self._end_session()

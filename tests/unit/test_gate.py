@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.db import Gate
+from models.db import Gate, UnitOfWork, make_engine, make_sessionmaker
 
 
 async def test_slots_go_to_waiters_in_arrival_order_and_newcomers_queue_behind() -> None:
@@ -40,3 +41,25 @@ async def test_a_request_that_waits_too_long_gets_the_pool_timeout() -> None:
     gate.leave()
     await gate.enter()  # the timed-out waiter took no slot with it
     gate.leave()
+
+
+async def test_a_cancelled_close_still_gives_the_slot_back(tmp_path: Path) -> None:
+    """A request cancelled while its unit of work waits to close (a statement still
+    running) must not keep its connection and slot for good."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'gate.sqlite'}")
+    try:
+        gate = Gate(size=1, timeout=1)
+        first = UnitOfWork(make_sessionmaker(engine), None, gate)
+        await first.connection()  # the only slot
+        await first._lock.acquire()  # as a statement still running would
+        closing = asyncio.create_task(first.close())
+        await asyncio.sleep(0.01)
+        closing.cancel()
+        first._lock.release()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        second = UnitOfWork(make_sessionmaker(engine), None, gate)
+        await second.connection()  # PoolTimeout after 1 s if the slot were lost
+        await second.close()
+    finally:
+        await engine.dispose()
