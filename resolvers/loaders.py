@@ -33,16 +33,30 @@ from resolvers.specs import (
 
 
 class RowByIdLoader(DataLoader[int, Any]):
-    """`<Row>ByIdLoader`: rows of one table by primary key."""
+    """`<Row>ByIdLoader`: rows of one table by primary key. Rows the request already read
+    (a page of customers, a mutation's result) are kept in `known` and answer a later load
+    without SQL: cheaper than priming DataLoader's cache with a future per row, which a page
+    paid whether or not anything loaded it again."""
 
     def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...]) -> None:
         super().__init__()
         self.uow = uow
         self.statement = _by_ids(columns)
+        self.known: dict[int, Any] = {}
+
+    def remember(self, rows: Sequence[Any]) -> None:
+        """These rows are the current ones: later loads of their ids answer them."""
+        for row in rows:
+            self.clear(row.id)
+            self.known[row.id] = row
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
-        found = {row.id: row for row in await self.uow.rows(self.statement, {"ids": keys})}
-        return [found.get(key) for key in keys]
+        known = self.known
+        missing = [key for key in keys if key not in known]
+        if missing:
+            for row in await self.uow.rows(self.statement, {"ids": missing}):
+                known.setdefault(row.id, row)
+        return [known.get(key) for key in keys]
 
 
 @cache
@@ -162,9 +176,5 @@ class Loaders:
     def billable_metric_page_by_customer_id(self) -> ChildPageLoader:
         return self._pages(CUSTOMER_METRICS)[0]
 
-    def prime(self, loader: RowByIdLoader, rows: Sequence[Any]) -> None:
-        for row in rows:
-            loader.clear(row.id).prime(row.id, row)
-
     def prime_customers(self, rows: Sequence[Any]) -> None:
-        self.prime(self.customer_by_id, rows)
+        self.customer_by_id.remember(rows)
