@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
+from domain.ids import encode_global_id
 from resolvers import customers as resolve
 from resolvers.children import ChildKey
 from resolvers.context import Info
@@ -293,8 +294,6 @@ class Customer(RowBacked, Node):
     @classmethod
     def from_row(cls, row: Any) -> Customer:
         """Build from a row of customer columns (or a Customer model instance)."""
-        from domain.ids import encode_global_id
-
         return from_row(
             cls,
             row,
