@@ -44,7 +44,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
@@ -214,39 +214,38 @@ class Update:
 
 
 @dataclass(frozen=True)
-class Archive:
+class _SetArchived:
+    """Archive or restore: a version step only when the state changes; restoring is
+    refused while another customer holds one of its unique keys."""
+
     pick: int
+    archived: ClassVar[bool]
+    mutation: ClassVar[str]
 
     def request(self, model_ids: list[str]) -> tuple[str, dict[str, Any]]:
-        return ARCHIVE, {"id": model_ids[self.pick % len(model_ids)]}
+        return self.mutation, {"id": model_ids[self.pick % len(model_ids)]}
 
     def replay(self, model: Model, outcome: Outcome, model_ids: list[str]) -> bool:
         customer_id = model_ids[self.pick % len(model_ids)]
         current = model[customer_id]
-        version = current.version + (not current.archived)
-        if not outcome.acknowledged_at(version):
-            return False
-        model[customer_id] = replace(current, archived=True, version=version)
-        return True
-
-
-@dataclass(frozen=True)
-class Restore:
-    pick: int
-
-    def request(self, model_ids: list[str]) -> tuple[str, dict[str, Any]]:
-        return RESTORE, {"id": model_ids[self.pick % len(model_ids)]}
-
-    def replay(self, model: Model, outcome: Outcome, model_ids: list[str]) -> bool:
-        customer_id = model_ids[self.pick % len(model_ids)]
-        current = model[customer_id]
-        if current.archived and current.unique_keys() & held_by_others(model, customer_id):
+        restoring = current.archived and not self.archived
+        if restoring and current.unique_keys() & held_by_others(model, customer_id):
             return outcome.refused_with("TAKEN", {"id"})
-        version = current.version + current.archived
+        version = current.version + (current.archived != self.archived)
         if not outcome.acknowledged_at(version):
             return False
-        model[customer_id] = replace(current, archived=False, version=version)
+        model[customer_id] = replace(current, archived=self.archived, version=version)
         return True
+
+
+class Archive(_SetArchived):
+    archived = True
+    mutation = ARCHIVE
+
+
+class Restore(_SetArchived):
+    archived = False
+    mutation = RESTORE
 
 
 @dataclass(frozen=True)
