@@ -11,7 +11,12 @@ from domain.problems import Code, Problem, plain_json, text_problem, walk_json
 MAX_EVENTS = 1000
 MAX_COST_DAYS = 92
 MAX_PROPERTIES = 100
-_TEXTS = (("transactionId", 128), ("customerId", 255), ("eventType", 128))  # and their limits
+MAX_TRANSACTION_ID, MAX_CUSTOMER_REF, MAX_EVENT_TYPE = 128, 255, 128
+_TEXTS = (
+    ("transactionId", MAX_TRANSACTION_ID),
+    ("customerId", MAX_CUSTOMER_REF),
+    ("eventType", MAX_EVENT_TYPE),
+)
 
 
 class Event(NamedTuple):  # a tuple: made a thousand times a call, faster than a dataclass
@@ -68,9 +73,9 @@ def _plainly_valid(item: dict[str, Any], properties: Any) -> bytes | None:
     if (
         texts.isascii()
         and "\x00" not in texts
-        and 0 < len(transaction_id) <= 128
-        and 0 < len(customer_id) <= 255
-        and 0 < len(event_type) <= 128
+        and 0 < len(transaction_id) <= MAX_TRANSACTION_ID
+        and 0 < len(customer_id) <= MAX_CUSTOMER_REF
+        and 0 < len(event_type) <= MAX_EVENT_TYPE
         and transaction_id.strip()
         and customer_id.strip()
         and event_type.strip()
