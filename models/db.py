@@ -61,19 +61,25 @@ def make_engine(
     owner, for migrations and the CLI)."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    server_settings = {"application_name": "customergraph"}
-    if statement_timeout_ms:
-        server_settings["statement_timeout"] = str(statement_timeout_ms)
-    if role:
-        server_settings["role"] = role
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout,
-        connect_args={"server_settings": server_settings, "timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args=postgres_connect_args(statement_timeout_ms, role),
         json_deserializer=orjson.loads,  # JSON columns read with orjson: the same values, faster
     )
+
+
+def postgres_connect_args(statement_timeout_ms: int, role: str | None) -> dict[str, Any]:
+    """asyncpg's connect arguments for the server's connections (the engine's and the
+    direct reads' pool): its name, statement timeout, role and connect timeout."""
+    server_settings = {"application_name": "customergraph"}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if role:
+        server_settings["role"] = role
+    return {"server_settings": server_settings, "timeout": CONNECT_TIMEOUT_SECONDS}
 
 
 def _register_aggregates(dbapi_connection: Any) -> None:

@@ -2,7 +2,8 @@
 
 A key is (parent id, normalised arguments). The batch groups keys by arguments and runs one
 query per distinct arguments: `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY key, id)`
-keeping `first + 1` (or `last + 1`) rows per parent, never one LIMIT across parents.
+keeping `first + 1` (or `last + 1`) rows per parent, never one LIMIT across parents. The
+parents are one bound list (`in_ids`), so a statement's SQL is the same for any batch.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import BindParameter, Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 
 from models.db import UnitOfWork
+from models.idlists import in_ids
 from resolvers.pagination import (
     Page,
     PageArgs,
@@ -24,6 +26,9 @@ from resolvers.pagination import (
     keyset_order,
     keyset_where,
 )
+
+PARENTS = "parents"  # the bound list of parent ids of a batch's statements
+STATEMENTS_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,70 @@ class ChildSpec:
     source: Callable[[tuple[Any, ...]], tuple[Select[Any], Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class ChildPage:
+    """The statement of a batch of pages, its `parents` bound; its rows carry the parent's
+    id in the column named `parent`."""
+
+    statement: Select[Any]
+    size: int
+    backward: bool
+    parent: str
+
+
+_pages: dict[tuple[Any, ...], ChildPage] = {}
+_counts: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def child_page(
+    spec: ChildSpec,
+    page: PageArgs,
+    filters: tuple[Any, ...],
+    secret: bytes,
+    columns: tuple[str, ...] | None = None,
+) -> ChildPage:
+    """The ranked statement of a batch of pages: every column of the spec's select, or those
+    named in `columns` (the parent's and the sort key's always). First pages (no cursor) are
+    built once per shape and reused. BAD_USER_INPUT for arguments that make no page."""
+    size, backward = page.size()
+    reusable = page.after is None and page.before is None
+    shape = (spec, size, backward, filters, columns)
+    if reusable and (known := _pages.get(shape)) is not None:
+        return known
+    base, parent = spec.source(filters)
+    if columns is not None:
+        wanted = {*columns, *spec.key.fields}
+        kept = [c for c in base.selected_columns if c.key in wanted or c.key == parent.key]
+        base = base.with_only_columns(*kept)
+    base = keyset_where(base.where(in_ids(parent, PARENTS)), spec.key, page, secret)
+    order = keyset_order(spec.key, backward)
+    number = func.row_number().over(partition_by=parent, order_by=order).label("rn")
+    ranked = base.add_columns(number).subquery()
+    statement = select(ranked).where(ranked.c.rn <= size + 1).order_by(ranked.c.rn)
+    found = ChildPage(statement, size, backward, parent.key)
+    if reusable:
+        if len(_pages) >= STATEMENTS_KEPT:
+            _pages.clear()
+        _pages[shape] = found
+    return found
+
+
+def child_count(spec: ChildSpec, filters: tuple[Any, ...]) -> Select[Any]:
+    """How many children each of the bound parents has: rows of (parent, total)."""
+    shape = (spec, filters)
+    known = _counts.get(shape)
+    if known is not None:
+        return known
+    base, parent_column = spec.source(filters)
+    inner = base.where(in_ids(parent_column, PARENTS)).subquery()
+    parent = inner.c[parent_column.key]
+    statement = select(parent.label("parent"), func.count().label("total")).group_by(parent)
+    if len(_counts) >= STATEMENTS_KEPT:
+        _counts.clear()
+    _counts[shape] = statement
+    return statement
+
+
 class ChildPageLoader(DataLoader[ChildKey, Page]):
     def __init__(
         self, uow: UnitOfWork, spec: ChildSpec, secret: bytes, counts: ChildCountLoader
@@ -50,41 +119,16 @@ class ChildPageLoader(DataLoader[ChildKey, Page]):
         super().__init__()
         self.uow, self.spec, self.secret, self.counts = uow, spec, secret, counts
 
-    # First pages (no cursor) are built once per shape and reused: the parents are bound.
-    _first_pages: ClassVar[dict[tuple[Any, ...], tuple[Select[Any], str]]] = {}
-
-    def _statement(
-        self, page: PageArgs, filters: tuple[Any, ...]
-    ) -> tuple[Select[Any], int, bool, str]:
-        """The ranked statement of a batch, its `parents` bound: (statement, size,
-        backward, name of the parent column)."""
-        spec = self.spec
-        size, backward = page.size()
-        reusable = page.after is None and page.before is None
-        shape = (spec, size, backward, filters)
-        if reusable and (known := self._first_pages.get(shape)):
-            return known[0], size, backward, known[1]
-        base, parent = spec.source(filters)
-        bound: BindParameter[list[int]] = bindparam("parents", expanding=True)
-        base = keyset_where(base.where(parent.in_(bound)), spec.key, page, self.secret)
-        order = keyset_order(spec.key, backward)
-        number = func.row_number().over(partition_by=parent, order_by=order).label("rn")
-        ranked = base.add_columns(number).subquery()
-        statement = select(ranked).where(ranked.c.rn <= size + 1).order_by(ranked.c.rn)
-        if reusable:
-            self._first_pages[shape] = (statement, parent.key)
-        return statement, size, backward, parent.key
-
     async def batch_load_fn(self, keys: Sequence[ChildKey]) -> list[Page]:
         groups: dict[tuple[PageArgs, tuple[Any, ...]], list[int]] = defaultdict(list)
         for key in keys:
             groups[(key.page, key.filters)].append(key.parent_id)
         pages: dict[ChildKey, Page] = {}
         for (page, filters), parents in groups.items():
-            statement, size, backward, parent_name = self._statement(page, filters)
+            found = child_page(self.spec, page, filters, self.secret)
             rows: dict[int, list[Any]] = defaultdict(list)
-            for row in await self.uow.rows(statement, {"parents": parents}):
-                rows[getattr(row, parent_name)].append(row)
+            for row in await self.uow.rows(found.statement, {PARENTS: parents}):
+                rows[getattr(row, found.parent)].append(row)
             for parent in parents:
                 key = ChildKey(parent, page, filters)
 
@@ -92,7 +136,13 @@ class ChildPageLoader(DataLoader[ChildKey, Page]):
                     return await self.counts.load(ChildKey(key.parent_id, PageArgs(), key.filters))
 
                 pages[key] = build_page(
-                    rows.get(parent, []), size, backward, self.spec.key, page, self.secret, count
+                    rows.get(parent, []),
+                    found.size,
+                    found.backward,
+                    self.spec.key,
+                    page,
+                    self.secret,
+                    count,
                 )
         return [pages[key] for key in keys]
 
@@ -109,12 +159,8 @@ class ChildCountLoader(DataLoader[ChildKey, int]):
         for key in keys:
             groups[key.filters].append(key.parent_id)
         counts: dict[tuple[tuple[Any, ...], int], int] = {}
-        spec = self.spec
         for filters, parents in groups.items():
-            base, parent_column = spec.source(filters)
-            inner = base.where(parent_column.in_(parents)).subquery()
-            parent = inner.c[parent_column.key]
-            statement = select(parent.label("parent"), func.count().label("total"))
-            for row in await self.uow.execute(statement.group_by(parent)):
+            statement = child_count(self.spec, filters)
+            for row in await self.uow.rows(statement, {PARENTS: parents}):
                 counts[(filters, row.parent)] = row.total
         return [counts.get((key.filters, key.parent_id), 0) for key in keys]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, delete, exists, func, or_, select, update
@@ -78,22 +79,29 @@ def _email_sort(row: Any) -> tuple[Any, ...]:
     return (row.email or "", row.id)
 
 
-SORT_COLUMNS: dict[str, tuple[Any, Callable[[Any], tuple[Any, ...]], bool]] = {
-    "CREATED_AT": (Customer.created_at, lambda row: (row.created_at, row.id), True),
-    "UPDATED_AT": (Customer.updated_at, lambda row: (row.updated_at, row.id), True),
-    "DISPLAY_NAME": (Customer.display_name, lambda row: (row.display_name, row.id), False),
-    "EMAIL": (func.coalesce(Customer.email, ""), _email_sort, False),
+SORT_COLUMNS: dict[str, tuple[Any, Callable[[Any], tuple[Any, ...]], bool, str]] = {
+    "CREATED_AT": (Customer.created_at, lambda row: (row.created_at, row.id), True, "created_at"),
+    "UPDATED_AT": (Customer.updated_at, lambda row: (row.updated_at, row.id), True, "updated_at"),
+    "DISPLAY_NAME": (
+        Customer.display_name,
+        lambda row: (row.display_name, row.id),
+        False,
+        "display_name",
+    ),
+    "EMAIL": (func.coalesce(Customer.email, ""), _email_sort, False, "email"),
 }
 
 
+@cache
 def customer_sort_key(field_name: str, direction: str) -> SortKey:
-    column, values, is_datetime = SORT_COLUMNS[field_name]
+    column, values, is_datetime, attribute = SORT_COLUMNS[field_name]
     return SortKey(
         tag=f"customers:{field_name}:{direction}",
         columns=(column, Customer.id),
         row_values=values,
         descending=direction == "DESC",
         datetimes=frozenset({0}) if is_datetime else frozenset(),
+        fields=(attribute, "id"),
     )
 
 
@@ -147,15 +155,34 @@ def customer_conditions(query: CustomerQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
-# First pages without filters, by (archived, order, first, last): built once, so a request
-# for one builds no SQL expression and its statement's cache key is computed once.
-_FirstPage = tuple[Select[Any], int, bool, list[ColumnElement[bool]]]
-_first_pages: dict[tuple[Any, ...], _FirstPage] = {}
+@dataclass(frozen=True)
+class CustomerPage:
+    """The statements of one page of `Query.customers`: the page's rows (`size + 1` at most,
+    `backward` when paging from the end) and, when asked for, how many match in all."""
+
+    statement: Select[Any]
+    size: int
+    backward: bool
+    key: SortKey
+    conditions: tuple[ColumnElement[bool], ...]
+
+    @cached_property
+    def count(self) -> Select[Any]:
+        return select(func.count(Customer.id)).where(*self.conditions)
+
+
+# First pages without filters, by (archived, order, first, last, columns): built once, so a
+# request for one builds no SQL expression and its statement's cache key is computed once.
+_first_pages: dict[tuple[Any, ...], CustomerPage] = {}
 FIRST_PAGES_CACHED = 1024
 
 
-def _first_page(query: CustomerQuery, key: SortKey, secret: bytes) -> _FirstPage:
+def customer_page(
+    query: CustomerQuery, secret: bytes, columns: tuple[Any, ...] = CUSTOMER_COLUMNS
+) -> CustomerPage:
+    """The page's statements; BAD_USER_INPUT for arguments that do not make one."""
     page = query.page
+    key = customer_sort_key(query.order_field, query.order_direction)
     plain = (
         page.after is None
         and page.before is None
@@ -165,30 +192,31 @@ def _first_page(query: CustomerQuery, key: SortKey, secret: bytes) -> _FirstPage
         and query.salesforce_account_ids is None
     )
     shape = (query.archived, query.order_field, query.order_direction, page.first, page.last)
+    shape += tuple(columns)
     if plain and (known := _first_pages.get(shape)) is not None:
         return known
     conditions = customer_conditions(query)
-    base = select(*CUSTOMER_COLUMNS).where(*conditions)
+    base = select(*columns).where(*conditions)
     statement, size, backward = page_statement(base, key, page, secret)
+    found = CustomerPage(statement, size, backward, key, tuple(conditions))
     if plain:
         if len(_first_pages) >= FIRST_PAGES_CACHED:
             _first_pages.clear()
-        _first_pages[shape] = (statement, size, backward, conditions)
-    return statement, size, backward, conditions
+        _first_pages[shape] = found
+    return found
 
 
 async def resolve_customers(ctx: Context, query: CustomerQuery) -> Page:
     ctx.principal.require("read:customers")
-    key = customer_sort_key(query.order_field, query.order_direction)
-    statement, size, backward, conditions = _first_page(query, key, ctx.secret)
+    found = customer_page(query, ctx.secret)
 
     async def count() -> int:
-        total = await ctx.uow.execute(select(func.count(Customer.id)).where(*conditions))
+        total = await ctx.uow.execute(found.count)
         return int(total.scalar_one())
 
-    rows = await ctx.uow.rows(statement)
+    rows = await ctx.uow.rows(found.statement)
     ctx.loaders.prime_customers(rows)
-    return build_page(rows, size, backward, key, query.page, ctx.secret, count)
+    return build_page(rows, found.size, found.backward, found.key, query.page, ctx.secret, count)
 
 
 # ---------------------------------------------------------------- mutations

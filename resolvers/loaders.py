@@ -13,10 +13,11 @@ from functools import cache, cached_property
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 
 from models import Customer, CustomerIngestAlias, Instance, PlanCharge, Subscription
 from models.db import UnitOfWork
+from models.idlists import in_ids
 from resolvers.children import ChildCountLoader, ChildPageLoader, ChildSpec
 from resolvers.specs import (
     ACTIVE_STATUSES,
@@ -41,7 +42,7 @@ class RowByIdLoader(DataLoader[int, Any]):
     def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...]) -> None:
         super().__init__()
         self.uow = uow
-        self.statement = _by_ids(columns)
+        self.statement = by_ids(columns)
         self.known: dict[int, Any] = {}
 
     def remember(self, rows: Sequence[Any]) -> None:
@@ -60,9 +61,9 @@ class RowByIdLoader(DataLoader[int, Any]):
 
 
 @cache
-def _by_ids(columns: tuple[Any, ...]) -> Select[Any]:
-    """Built once per table, the keys bound per batch."""
-    return select(*columns).where(columns[0].class_.id.in_(bindparam("ids", expanding=True)))
+def by_ids(columns: tuple[Any, ...]) -> Select[Any]:
+    """Built once per table and columns, the keys bound per batch (`ids`)."""
+    return select(*columns).where(in_ids(columns[0].class_.id, "ids"))
 
 
 class RowsByParentLoader(DataLoader[int, list[Any]]):
@@ -70,17 +71,21 @@ class RowsByParentLoader(DataLoader[int, list[Any]]):
 
     def __init__(self, uow: UnitOfWork, columns: tuple[Any, ...], parent: Any, order: Any) -> None:
         super().__init__()
-        self.uow, self.columns, self.parent, self.order = uow, columns, parent, order
+        self.uow, self.parent = uow, parent
+        self.statement = by_parents(columns, parent, order)
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Any]]:
-        statement = (
-            select(*self.columns).where(self.parent.in_(keys)).order_by(self.parent, self.order)
-        )
         children: dict[int, list[Any]] = defaultdict(list)
         name = self.parent.key
-        for row in await self.uow.rows(statement):
+        for row in await self.uow.rows(self.statement, {"parents": list(keys)}):
             children[getattr(row, name)].append(row)
         return [children.get(key, []) for key in keys]
+
+
+@cache
+def by_parents(columns: tuple[Any, ...], parent: Any, order: Any) -> Select[Any]:
+    """Every child row of the bound `parents`, by parent then `order`."""
+    return select(*columns).where(in_ids(parent, "parents")).order_by(parent, order)
 
 
 class CustomerStatsByIdLoader(DataLoader[int, Any]):
@@ -91,32 +96,37 @@ class CustomerStatsByIdLoader(DataLoader[int, Any]):
         self.uow = uow
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
-        sub, inst = Subscription, Instance
-        mine = sub.customer_id == Customer.id
-        statement = select(
-            Customer.id,
-            select(func.count(sub.id)).where(mine).scalar_subquery().label("subscriptions"),
-            select(func.count(sub.id))
-            .where(mine, sub.status.in_(ACTIVE_STATUSES))
-            .scalar_subquery()
-            .label("active_subscriptions"),
-            select(sub.status)
-            .where(mine)
-            .order_by(sub.started_at.desc(), sub.id.desc())
-            .limit(1)
-            .scalar_subquery()
-            .label("latest_status"),
-            select(func.count(inst.id))
-            .where(inst.customer_id == Customer.id, inst.status != "TERMINATED")
-            .scalar_subquery()
-            .label("instances"),
-            select(func.count(inst.id))
-            .where(inst.customer_id == Customer.id, inst.status == "RUNNING")
-            .scalar_subquery()
-            .label("running_instances"),
-        ).where(Customer.id.in_(keys))
-        found = {row.id: row for row in await self.uow.rows(statement)}
+        found = {row.id: row for row in await self.uow.rows(customer_stats(), {"ids": keys})}
         return [found.get(key) for key in keys]
+
+
+@cache
+def customer_stats() -> Select[Any]:
+    """The five counts of each of the bound customers (`ids`), a row each."""
+    sub, inst = Subscription, Instance
+    mine = sub.customer_id == Customer.id
+    return select(
+        Customer.id,
+        select(func.count(sub.id)).where(mine).scalar_subquery().label("subscriptions"),
+        select(func.count(sub.id))
+        .where(mine, sub.status.in_(ACTIVE_STATUSES))
+        .scalar_subquery()
+        .label("active_subscriptions"),
+        select(sub.status)
+        .where(mine)
+        .order_by(sub.started_at.desc(), sub.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("latest_status"),
+        select(func.count(inst.id))
+        .where(inst.customer_id == Customer.id, inst.status != "TERMINATED")
+        .scalar_subquery()
+        .label("instances"),
+        select(func.count(inst.id))
+        .where(inst.customer_id == Customer.id, inst.status == "RUNNING")
+        .scalar_subquery()
+        .label("running_instances"),
+    ).where(in_ids(Customer.id, "ids"))
 
 
 class Loaders:

@@ -50,6 +50,8 @@ class SortKey:
     row_values: Callable[[Any], tuple[Any, ...]]
     descending: bool
     datetimes: frozenset[int] = frozenset()
+    # The row attributes `row_values` reads: a statement whose rows make cursors selects them.
+    fields: tuple[str, ...] = ("id",)
 
     def to_cursor(self, secret: bytes, row: Any) -> str:
         values: list[CursorValue] = [
@@ -127,6 +129,19 @@ def page_statement(
     return statement.order_by(*keyset_order(key, backward)).limit(size + 1), size, backward
 
 
+def cut_page(
+    rows: Sequence[Any], size: int, backward: bool, args: PageArgs
+) -> tuple[list[Any], bool, bool]:
+    """A page's rows in answer order, hasNextPage and hasPreviousPage, from the `size + 1`
+    rows its statement read (see the module's docstring)."""
+    more = len(rows) > size
+    kept = list(rows[:size])
+    if backward:
+        kept.reverse()
+        return kept, args.before is not None, more
+    return kept, more, args.after is not None
+
+
 def build_page(
     rows: Sequence[Row[Any]],
     size: int,
@@ -136,10 +151,5 @@ def build_page(
     secret: bytes,
     count: Callable[[], Awaitable[int]],
 ) -> Page:
-    more = len(rows) > size
-    rows = list(rows[:size])
-    if backward:
-        rows.reverse()
-    if backward:
-        return Page(rows, args.before is not None, more, count, key, secret)
-    return Page(rows, more, args.after is not None, count, key, secret)
+    kept, has_next, has_previous = cut_page(rows, size, backward, args)
+    return Page(kept, has_next, has_previous, count, key, secret)

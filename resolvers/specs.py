@@ -34,6 +34,7 @@ def newest_first(tag: str, column: Any) -> SortKey:
         row_values=lambda row: (getattr(row, name), row.id),
         descending=True,
         datetimes=frozenset({0}),
+        fields=(name, "id"),
     )
 
 

@@ -12,14 +12,14 @@ from sqlalchemy.engine import Dialect
 
 from models import Customer, Plan, Subscription
 from models.tenancy import GUARD_TENANT, scoped
-from resolvers.children import ChildPageLoader
-from resolvers.loaders import _by_ids
+from resolvers.children import child_page
+from resolvers.loaders import by_ids
 from resolvers.pagination import PageArgs
 from resolvers.specs import CUSTOMER_COLUMNS, CUSTOMER_SUBSCRIPTIONS
 
 
 def test_a_read_by_ids_is_scoped_once_and_kept() -> None:
-    statement = _by_ids(CUSTOMER_COLUMNS)
+    statement = by_ids(CUSTOMER_COLUMNS)
     assert scoped(statement) is scoped(statement)
     dialect = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
     sql = str(scoped(statement).compile(dialect=dialect))
@@ -27,9 +27,7 @@ def test_a_read_by_ids_is_scoped_once_and_kept() -> None:
 
 
 def test_the_criterion_reaches_subqueries_and_joins() -> None:
-    loader = ChildPageLoader.__new__(ChildPageLoader)
-    loader.spec, loader.secret = CUSTOMER_SUBSCRIPTIONS, b"secret"
-    ranked, *_ = loader._statement(PageArgs(first=10), (None,))
+    ranked = child_page(CUSTOMER_SUBSCRIPTIONS, PageArgs(first=10), (None,), b"secret").statement
     joined = (
         select(Subscription.id, Plan.name, func.count(Customer.id))
         .join(Plan, Plan.id == Subscription.plan_id)
