@@ -31,25 +31,38 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from domain import jsontext
 from domain.errors import ApiError, request_error_code
 from domain.persisted import PersistedQueries
-from models.db import Gate, UnitOfWork, is_unavailable, make_engine, make_sessionmaker
+from models.db import (
+    UnitOfWork,
+    is_unavailable,
+    make_engine,
+    make_sessionmaker,
+    postgres_connect_args,
+)
+from models.gate import Gate
+from models.reads import ReadPool, make_reads
 from ratelimit import Decision, Limiter, RedisLimiter, make_limiter
 from resolvers import events, idempotency
 from resolvers.auth import (
     Principal,
     find_principal,
+    hash_key,
     key_from_headers,
     organization_matches,
     principal_on,
+    usable_key,
 )
 from resolvers.context import Context
 from resolvers.events import EventBus
 from schema import schema
+from schema.direct import DIRECT, DirectLane, Fallback
 from settings import Settings, get_settings
 from telemetry import (
     Metrics,
     RequestTelemetry,
     configure_tracing,
+    count_read,
     note_errors,
+    note_operation,
     note_tenant,
     setup_logging,
 )
@@ -61,6 +74,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # A JSON object or array (a batch) starts with `{` or `[` after optional JSON whitespace.
 JSON_CONTAINER = re.compile(rb"[ \t\r\n]*[{\[]")
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+GRAPHQL_RESPONSE_JSON_UTF8 = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8".encode()
+JSON = b"application/json"
 
 
 def wants_graphql_response_json(accept: str | None) -> bool:
@@ -264,7 +279,7 @@ async def authenticate(
     lookup: Lookup, scope: Scope, limiter: Limiter | None
 ) -> Principal | Response:
     """The caller's principal, or the 401/403/429/503 response that ends the request."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    headers = _headers(scope)
     key = key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
     try:
         principal = await lookup(key)
@@ -308,7 +323,11 @@ async def _principal_in(uow: UnitOfWork, key: str | None) -> Principal | None:
 
 
 class GraphQLEndpoint:
-    """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work."""
+    """Authenticate (401/403 before any GraphQL work), run the operation, end the unit of work.
+
+    A POST the direct lane takes (schema/direct) is answered there, on a connection of the
+    read pool whose first statement is the key lookup; one it hands back after
+    authenticating goes to the executor with that principal, not authenticated again."""
 
     def __init__(
         self,
@@ -316,6 +335,7 @@ class GraphQLEndpoint:
         settings: Settings,
         bus: EventBus,
         limiter: Limiter | None,
+        reads: ReadPool | None = None,
     ) -> None:
         self.factory, self.limiter = factory, limiter
         self.graphql = CustomerGraphQL(factory, settings, bus)
@@ -325,18 +345,35 @@ class GraphQLEndpoint:
         self.gate = (
             Gate(settings.db_pool_size, settings.db_pool_timeout_seconds) if postgres else None
         )
+        self.reads = reads
+        self.direct = (
+            DirectLane(schema, self.graphql.persisted, self.graphql.secret)
+            if reads is not None
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if wants_graphiql(scope):
             await HTMLResponse(self.graphql.graphql_ide_html)(scope, receive, send)
             return
+        known: Principal | None = None
+        headers = _direct_headers(scope) if self.direct is not None and DIRECT.get() else None
+        if headers is not None:
+            body = await read_body(receive)
+            handed = await self._direct(scope, headers, body, send)
+            if handed is True:
+                return
+            known = handed if isinstance(handed, Principal) else None
+            receive = replay_body(body)
         # One unit of work, so one connection and one transaction, for the whole request:
         # the API-key lookup is its first statement and sets its tenant.
-        uow = UnitOfWork(self.factory, None, self.gate)
+        uow = UnitOfWork(self.factory, None if known is None else known.tenant_id, self.gate)
         state = scope.setdefault("state", {})
         state["uow"] = uow
         try:
-            principal = await authenticate(partial(_principal_in, uow), scope, self.limiter)
+            principal = known or await authenticate(
+                partial(_principal_in, uow), scope, self.limiter
+            )
             if isinstance(principal, Response):
                 await principal(scope, receive, send)
                 return
@@ -353,6 +390,61 @@ class GraphQLEndpoint:
                 if not is_unavailable(error):
                     raise
                 log.warning("could not close a session: %s", type(error).__name__)
+
+    async def _direct(
+        self, scope: Scope, headers: dict[bytes, str], body: bytes, send: Send
+    ) -> bool | Principal | None:
+        """True when the direct lane answered; else the executor answers, with the
+        principal the lane authenticated (and rate-limited) if it got that far."""
+        assert self.direct is not None and self.reads is not None
+        try:
+            prepared = self.direct.prepare(jsontext.loads(body))
+        except ValueError:  # not JSON: the executor's 400
+            return None
+        if prepared is None:
+            return None
+        key = key_from_headers(headers.get(b"authorization"), headers.get(b"x-api-key"))
+        if not usable_key(key):
+            return None
+        principal: Principal | None = None
+        try:
+            async with self.reads.session(hash_key(key)) as reader:
+                if reader is None:
+                    return None
+                found = reader.key
+                principal = Principal(
+                    found.tenant_id, found.tenant_name, frozenset(found.scopes), found.id
+                )
+                note_tenant(principal.tenant_id)
+                if not organization_matches(principal, headers.get(b"x-organization-id")):
+                    return None
+                if self.limiter is not None:
+                    decision = await self.limiter.take(f"{principal.tenant_id}:{found.id}")
+                    if not decision.allowed:
+                        await rate_limited(decision)(scope, _no_body, send)
+                        return True
+                if not prepared.plan.scopes <= principal.scopes:
+                    return principal
+                note_operation(prepared.operation)
+                answer = await self.direct.run(prepared, reader, self.reads.dialect)
+        except (Fallback, ApiError, GraphQLError):  # what the executor answers with errors
+            return principal
+        except Exception as error:
+            if is_unavailable(error):
+                log.warning("database unavailable for a direct read: %s", type(error).__name__)
+                await unavailable()(scope, _no_body, send)
+                return True
+            log.warning("a direct plan failed; the executor answers", exc_info=error)
+            return principal
+        media = response_media_type(headers.get(b"accept"))
+        start = {"type": "http.response.start", "status": 200}
+        start["headers"] = [
+            (b"content-length", str(len(answer)).encode()),
+            (b"content-type", media),
+        ]
+        await send(start)
+        await send({"type": "http.response.body", "body": answer})
+        return True
 
     async def _once(
         self, key: str, principal: Principal, scope: Scope, receive: Receive, send: Send
@@ -386,6 +478,48 @@ class GraphQLEndpoint:
                 await idempotency.finish(
                     self.factory, principal.tenant_id, claimed, status, content_type, answer
                 )
+
+
+DIRECT_HEADERS = frozenset(
+    {b"authorization", b"x-api-key", b"x-organization-id", b"accept", b"content-type"}
+)
+
+
+def _direct_headers(scope: Scope) -> dict[bytes, str] | None:
+    """The headers the direct lane reads, for a JSON POST without an Idempotency-Key (one
+    the lane may answer); None for any other request."""
+    if scope["method"] != "POST":
+        return None
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in DIRECT_HEADERS:
+            found[name] = value.decode("latin-1")
+        elif name == b"idempotency-key":
+            return None
+    if "application/json" not in found.get(b"content-type", ""):
+        return None
+    return found
+
+
+_media_types: dict[str | None, bytes] = {}
+
+
+def response_media_type(accept: str | None) -> bytes:
+    """The Content-Type of a GraphQL answer to a client sending this Accept header."""
+    known = _media_types.get(accept)
+    if known is None:
+        known = GRAPHQL_RESPONSE_JSON_UTF8 if wants_graphql_response_json(accept) else JSON
+        if len(_media_types) < 256:
+            _media_types[accept] = known
+    return known
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -482,6 +616,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         pool_timeout=settings.db_pool_timeout_seconds,
     )
     factory = make_sessionmaker(engine)
+    reads = (
+        make_reads(
+            engine,
+            pool_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            connect_options=postgres_connect_args(
+                settings.db_statement_timeout_ms, settings.database_app_role or None
+            ),
+        )
+        if settings.direct_reads
+        else None
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -511,11 +657,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await bus.close()
         if isinstance(limiter, RedisLimiter):
             await limiter.close()
+        if reads is not None:
+            await reads.close()
         await engine.dispose()
 
     limiter = make_limiter(settings.rate_limit_per_minute, settings.redis_url)
-    graphql = GraphQLEndpoint(factory, settings, bus, limiter)
+    graphql = GraphQLEndpoint(factory, settings, bus, limiter, reads)
     metrics = Metrics(engine)
+    if reads is not None:
+        reads.observers.append(count_read)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -529,6 +679,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(RequestTelemetry, metrics=metrics)],
     )
     app.state.engine = engine
+    app.state.reads = reads
     app.state.session_factory = factory
     app.state.bus = bus
     return app

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Queries run from compiled plans (schema/execution); false: Strawberry's executor only.
     compiled_execution: bool = True
+    # Queries a direct plan covers are answered from SQL rows on a pool of their own
+    # (schema/direct, models/reads.py); false: every query goes through the executor.
+    direct_reads: bool = True
     # OpenTelemetry's own variable: "otlp" (with OTEL_EXPORTER_OTLP_ENDPOINT) or "console".
     otel_traces_exporter: str | None = None
 

@@ -10,6 +10,7 @@ OpenTelemetry's own environment variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import uuid
@@ -113,6 +114,21 @@ class Metrics:
         connections.labels("in_use").set_function(lambda: float(_pool_figure(pool, "checkedout")))
         connections.labels("idle").set_function(lambda: float(_pool_figure(pool, "checkedin")))
         event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[str, Any] = {}
+
+    def count(self, method: str, path: str, status: int, seconds: float) -> None:
+        """One request: its count by method, path and status, its latency by path (the
+        labelled children are kept, not looked up again per request)."""
+        key = (method, path, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self.requests.labels(method, path, str(status))
+        counter.inc()
+        latency = self._latencies.get(path)
+        if latency is None:
+            latency = self._latencies[path] = self.latency.labels(path)
+        latency.observe(seconds)
 
     async def endpoint(self, _: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -139,9 +155,12 @@ class RequestTelemetry:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")[:64]
-        info = RequestInfo(given if given.isprintable() and given else uuid.uuid4().hex)
+        given = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")[:64]
+        # 32 random hex digits, as uuid4().hex gives, without building a UUID.
+        info = RequestInfo(given if given.isprintable() and given else os.urandom(16).hex())
         token = current.set(info)
         status = 500
         started = time.perf_counter()
@@ -166,13 +185,12 @@ class RequestTelemetry:
 
     def _record(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
         path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
-        self.metrics.requests.labels(scope["method"], path, str(status)).inc()
-        self.metrics.latency.labels(path).observe(seconds)
+        self.metrics.count(scope["method"], path, status, seconds)
         if path == "/graphql":
             self.metrics.statements.observe(info.statements)
         for code in info.error_codes:
             self.metrics.errors.labels(code).inc()
-        if path in ("/healthz", "/readyz", "/metrics"):
+        if path in ("/healthz", "/readyz", "/metrics") or not log.isEnabledFor(logging.INFO):
             return
         log.info(
             "request",
@@ -215,6 +233,19 @@ def note_tenant(tenant_id: uuid.UUID) -> None:
     info = current.get()
     if info is not None:
         info.tenant = str(tenant_id)
+
+
+def note_operation(name: str | None) -> None:
+    info = current.get()
+    if info is not None:
+        info.operation = name
+
+
+def count_read(_sql: str) -> None:
+    """A direct read's statement (models/reads.py), counted as the engine's are."""
+    info = current.get()
+    if info is not None:
+        info.statements += 1
 
 
 # ---------------------------------------------------------------- tracing

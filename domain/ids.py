@@ -13,9 +13,14 @@ from domain.errors import BadUserInput
 MAX_ID_LENGTH = 200
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode_global_id(type_name: str, key: int | str) -> str:
-    raw = f"{type_name}:{key}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """base64url of `Type:key`, unpadded (base64.urlsafe_b64encode's steps, called
+    directly: a page of 550 rows encodes 550 of these)."""
+    encoded = binascii.b2a_base64(f"{type_name}:{key}".encode(), newline=False)
+    return encoded.translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def decode_global_id(global_id: str) -> tuple[str, str]:

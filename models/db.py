@@ -34,6 +34,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import await_
 
 from models.customers import UNIQUE_INDEX_FIELDS
+from models.gate import Gate
 from models.sqlite_functions import AGGREGATES, FUNCTIONS
 from models.tenancy import GUARD_TENANT, TenantSession, scoped
 
@@ -157,38 +158,6 @@ def _row_type(columns: tuple[str, ...]) -> type[tuple[Any, ...]]:
 
 class RequestFinished(RuntimeError):
     """A statement arrived after its request's unit of work was closed."""
-
-
-class Gate:
-    """Requests take the pool's connections in the order they asked.
-
-    SQLAlchemy's asyncio pool lets a newcomer take a connection that was just checked in
-    before the waiter it was meant for runs, and a waiter that finds the pool empty again
-    goes to the back of the line: under steady load some requests wait until
-    `DB_POOL_TIMEOUT_SECONDS` (503) while others pass, and p99 is many times p50. asyncio's
-    `Semaphore` hands a released slot to its first waiter and lets no newcomer pass one,
-    so with a slot per pooled connection the pool itself never has waiters. The semaphore
-    is made on first use, in the serving event loop."""
-
-    def __init__(self, size: int, timeout: float) -> None:
-        self.size, self.timeout = size, timeout
-        self._slots: asyncio.Semaphore | None = None
-
-    async def enter(self) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.size)
-        if not self._slots.locked():
-            await self._slots.acquire()  # free: returns at once
-            return
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"no pooled connection within {self.timeout} s") from None
-
-    def leave(self) -> None:
-        assert self._slots is not None
-        self._slots.release()
 
 
 class UnitOfWork:

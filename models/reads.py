@@ -1,41 +1,42 @@
-"""Reads straight through the database driver, for queries answered from direct plans
-(schema/direct): no SQLAlchemy execution machinery, no transaction, one round trip a statement.
-
-A statement is still built with SQLAlchemy Core, carrying the tenancy guard's criterion
-(`scoped`), and compiled once for the pool's dialect (`compile_read`): its SQL text, the
-driver's positional arguments and the result processors SQLAlchemy would apply. Running it
-is then the driver's `fetch` and nothing else.
+"""Connections for direct reads (schema/direct): statements straight on the database driver,
+no SQLAlchemy execution machinery, no transaction, one round trip a statement.
 
 Every checkout begins with the API-key lookup (`ReadPool.session`). On PostgreSQL that one
 statement also sets the connection's `app.tenant_id` for row-level security, at session
 level, to the key's tenant, or to '' when the key is unknown: whatever the connection did
 before, every later statement of the checkout sees exactly that tenant's rows. These
-connections serve direct reads and nothing else, and the lookup is the only way to check one
-out. Reads need no transaction: under READ COMMITTED each statement takes its own snapshot
-either way, and without BEGIN and COMMIT a read makes two round trips fewer.
+connections serve direct reads and nothing else, and the lookup is the only way to check
+one out. Reads need no transaction: under READ COMMITTED each statement takes its own
+snapshot either way, and without BEGIN and COMMIT a read makes two round trips fewer.
+
+PostgreSQL's connections are a pool of this module's own, the size of the engine's
+(`DB_POOL_SIZE`; a process opens up to twice that many connections). Its checkout is a slot
+of a `Gate` (arrival order, `DB_POOL_TIMEOUT_SECONDS`) and an idle connection: asyncpg's
+pool resets each connection on release (a round trip), wraps each release in a task, and
+keeps proxies and timers this one does without. A connection whose statement did not end
+(an error, a cancelled request) is closed instead of kept. SQLite's reads use the
+engine's own pooled connections, through aiosqlite.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import Dialect, Executable, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from models.tenancy import GUARD_TENANT, scoped
+from models.compiled import CompiledRead, compile_read
+from models.gate import Gate
+from models.tenancy import GUARD_TENANT
 from models.tenants import ApiKey, Tenant
 
 Row = Sequence[Any]
 Observer = Callable[[str], None]
-Fetch = Callable[[str, list[Any]], Awaitable[Sequence[Row]]]
-COMPILED_READS_KEPT = 2048
 
 # PostgreSQL: always one row; the tenant is set for an unknown key too (''), so no checkout
 # keeps the tenant of an earlier one past its first statement.
@@ -62,90 +63,29 @@ class KeyRow:
     tenant_name: str
 
 
-Slot = tuple[str | None, Any, Callable[[Any], Any] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRead:
-    """One statement compiled for one dialect."""
-
-    sql: str
-    # Per positional argument: (name of a value given at execution, None, its bind
-    # processor), or (None, the processed constant the statement carries, None).
-    slots: tuple[Slot, ...]
-    columns: tuple[str, ...]
-    # Result processors per column; None when the driver's values are final (asyncpg).
-    processors: tuple[Callable[[Any], Any] | None, ...] | None
-
-    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        found = []
-        for name, constant, process in self.slots:
-            if name is None:
-                found.append(constant)
-                continue
-            value = values[name]
-            found.append(value if process is None or value is None else process(value))
-        return found
-
-    def rows(self, raw: Sequence[Row]) -> Sequence[Row]:
-        processors = self.processors
-        if processors is None:
-            return raw
-        return [
-            tuple(
-                v if p is None or v is None else p(v) for p, v in zip(processors, row, strict=True)
-            )
-            for row in raw
-        ]
-
-
-_compiled: dict[tuple[int, str, bool], tuple[Executable, CompiledRead]] = {}
-
-
-def compile_read(statement: Executable, dialect: Dialect, guarded: bool = True) -> CompiledRead:
-    """`statement`, with the tenancy guard's criterion unless `guarded` is False, compiled
-    for `dialect` once per statement object (callers keep the statements they reuse).
-
-    Binds without a value are given at each execution; those with one (a LIMIT, the items
-    of a literal IN list) are constants of the compiled statement."""
-    key = (id(statement), dialect.name, guarded)
-    known = _compiled.get(key)
-    if known is not None and known[0] is statement:
-        return known[1]
-    target: Any = scoped(statement) if guarded else statement
-    compiled = target.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    slots: list[Slot] = []
-    for name in compiled.positiontup or ():
-        bind = compiled.binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if bind.value is None or bind.callable is not None or name == GUARD_TENANT:
-            slots.append((name, None, process))
-        else:
-            slots.append((None, process(bind.value) if process else bind.value, None))
-    # SQLAlchemy's own record of the result: (name, key, objects, type) per column.
-    columns = compiled._result_columns
-    processors = tuple(
-        column[3].dialect_impl(dialect).result_processor(dialect, None) for column in columns
-    )
-    read = CompiledRead(
-        sql=str(compiled),
-        slots=tuple(slots),
-        columns=tuple(column[0] for column in columns),
-        processors=processors if any(p is not None for p in processors) else None,
-    )
-    if len(_compiled) >= COMPILED_READS_KEPT:
-        _compiled.clear()
-    _compiled[key] = (statement, read)
-    return read
+def _key_row(row: Row) -> KeyRow | None:
+    if row[0] is None:
+        return None
+    scopes = row[1] if isinstance(row[1], list) else orjson.loads(row[1])
+    tenant = row[2] if isinstance(row[2], uuid.UUID) else uuid.UUID(str(row[2]))
+    return KeyRow(int(row[0]), list(scopes), tenant, str(row[3]))
 
 
 class Reader:
-    """One checked-out connection: its key's tenant, statements one after another."""
+    """One checked-out connection and its key: statements one after another. `busy` is
+    True while a statement has not ended (the connection is closed, not kept, if the
+    checkout ends then)."""
 
-    __slots__ = ("_fetch", "_observers", "key")
+    __slots__ = ("_fetch", "_observers", "busy", "key")
 
-    def __init__(self, fetch: Fetch, observers: list[Observer], key: KeyRow) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str, list[Any]], Any],
+        observers: list[Observer],
+        key: KeyRow,
+    ) -> None:
         self._fetch, self._observers, self.key = fetch, observers, key
+        self.busy = False
 
     async def rows(
         self, read: CompiledRead, values: Mapping[str, Any] | None = None
@@ -154,7 +94,10 @@ class Reader:
         arguments = read.arguments({**(values or {}), GUARD_TENANT: self.key.tenant_id})
         for observe in self._observers:
             observe(read.sql)
-        return read.rows(await self._fetch(read.sql, arguments))
+        self.busy = True
+        rows: Sequence[Row] = await self._fetch(read.sql, arguments)
+        self.busy = False
+        return read.rows(rows)
 
 
 class ReadPool:
@@ -171,24 +114,14 @@ class ReadPool:
         raise NotImplementedError
 
     async def close(self) -> None:
-        """Close every idle connection (the pool opens new ones if used again)."""
+        """Close the idle connections; connections checked out close when given back."""
 
     def _observe(self, sql: str) -> None:
         for observe in self.observers:
             observe(sql)
 
 
-def _key_row(row: Row) -> KeyRow | None:
-    if row[0] is None:
-        return None
-    scopes = row[1] if isinstance(row[1], list) else orjson.loads(row[1])
-    tenant = row[2] if isinstance(row[2], uuid.UUID) else uuid.UUID(str(row[2]))
-    return KeyRow(int(row[0]), list(scopes), tenant, str(row[3]))
-
-
-async def _no_reset(_connection: Any) -> None:
-    """Nothing to reset on release (asyncpg's reset is one more round trip): direct reads
-    change no session state but the tenant, which the next checkout sets first."""
+# ----------------------------------------------------------------- PostgreSQL
 
 
 async def _json_codecs(connection: Any) -> None:
@@ -205,8 +138,23 @@ async def _json_codecs(connection: Any) -> None:
     )
 
 
+class _Pooled:
+    """An open connection and its fetch in the (sql, arguments) form a Reader calls."""
+
+    __slots__ = ("connection", "fetch")
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        run = connection.fetch
+
+        def fetch(sql: str, arguments: list[Any]) -> Any:
+            return run(sql, *arguments)
+
+        self.fetch = fetch
+
+
 class PostgresReads(ReadPool):
-    """asyncpg's own pool, opened on first use in the serving loop, connected as the engine."""
+    """Up to `size` asyncpg connections, opened when needed, connected as the engine's."""
 
     def __init__(
         self,
@@ -219,46 +167,91 @@ class PostgresReads(ReadPool):
         self.dialect = engine.dialect
         _, options = engine.dialect.create_connect_args(engine.url)
         self._options = {**options, **connect_options}
-        self._size, self._checkout_timeout = size, checkout_timeout
-        self._pool: Any = None
-        self._opening: asyncio.Lock | None = None
+        self._gate = Gate(size, checkout_timeout)
+        self._idle: list[_Pooled] = []
+        self._closed = False
 
-    async def _ready(self) -> Any:
-        if self._pool is not None:
-            return self._pool
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    min_size=0,
-                    max_size=self._size,
-                    reset=_no_reset,
-                    init=_json_codecs,
-                    **self._options,
-                )
-        return self._pool
+    def session(self, key_hash: str) -> _Checkout:
+        return _Checkout(self, key_hash)
 
-    @asynccontextmanager
-    async def session(self, key_hash: str) -> AsyncIterator[Reader | None]:
-        pool = await self._ready()
-        async with pool.acquire(timeout=self._checkout_timeout) as connection:
-            self._observe(POSTGRES_KEY)
-            key = _key_row((await connection.fetch(POSTGRES_KEY, key_hash))[0])
-            yield None if key is None else Reader(self._fetch(connection), self.observers, key)
+    async def _take(self) -> _Pooled:
+        await self._gate.enter()
+        try:
+            idle = self._idle
+            while idle:
+                pooled = idle.pop()
+                if not pooled.connection.is_closed():
+                    return pooled
+            connection = await asyncpg.connect(**self._options)
+            await _json_codecs(connection)
+            return _Pooled(connection)
+        except BaseException:
+            self._gate.leave()
+            raise
 
-    @staticmethod
-    def _fetch(connection: Any) -> Fetch:
-        async def fetch(sql: str, arguments: list[Any]) -> Sequence[Row]:
-            rows: Sequence[Row] = await connection.fetch(sql, *arguments)
-            return rows
+    def _give(self, pooled: _Pooled, reusable: bool) -> None:
+        try:
+            if reusable and not self._closed and not pooled.connection.is_closed():
+                self._idle.append(pooled)
+            else:
+                pooled.connection.terminate()
+        finally:
+            self._gate.leave()
 
-        return fetch
+    def purge(self) -> None:
+        """Close every idle connection (after one was lost: the others likely are too)."""
+        idle, self._idle = self._idle, []
+        for pooled in idle:
+            pooled.connection.terminate()
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for pooled in idle:
+            await pooled.connection.close(timeout=2)
+
+
+class _Checkout:
+    """`async with reads.session(key_hash) as reader`: a connection taken in turn, its
+    first statement the key lookup that sets its tenant."""
+
+    __slots__ = ("key_hash", "owner", "pooled", "reader")
+
+    def __init__(self, owner: PostgresReads, key_hash: str) -> None:
+        self.owner, self.key_hash = owner, key_hash
+        self.pooled: _Pooled | None = None
+        self.reader: Reader | None = None
+
+    async def __aenter__(self) -> Reader | None:
+        owner = self.owner
+        pooled = self.pooled = await owner._take()
+        owner._observe(POSTGRES_KEY)
+        try:
+            found = await pooled.connection.fetch(POSTGRES_KEY, self.key_hash)
+        except BaseException as error:
+            self._end(False, error)
+            raise
+        key = _key_row(found[0])
+        if key is None:
+            self._end(True, None)
+            return None
+        self.reader = Reader(pooled.fetch, owner.observers, key)
+        return self.reader
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        if self.pooled is not None:
+            reader = self.reader
+            self._end(reader is not None and not reader.busy, error)
+
+    def _end(self, reusable: bool, error: BaseException | None) -> None:
+        pooled, self.pooled = self.pooled, None
+        assert pooled is not None
+        if isinstance(error, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+            self.owner.purge()
+        self.owner._give(pooled, reusable)
+
+
+# ----------------------------------------------------------------- SQLite
 
 
 class SqliteReads(ReadPool):
@@ -270,9 +263,21 @@ class SqliteReads(ReadPool):
         self._engine = engine
         self._key = compile_read(SQLITE_KEY, engine.dialect, guarded=False)
 
-    @asynccontextmanager
-    async def session(self, key_hash: str) -> AsyncIterator[Reader | None]:
-        async with self._engine.connect() as connection:
+    def session(self, key_hash: str) -> _SqliteCheckout:
+        return _SqliteCheckout(self, key_hash)
+
+
+class _SqliteCheckout:
+    __slots__ = ("connection", "key_hash", "owner")
+
+    def __init__(self, owner: SqliteReads, key_hash: str) -> None:
+        self.owner, self.key_hash = owner, key_hash
+        self.connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Reader | None:
+        owner = self.owner
+        connection = self.connection = await owner._engine.connect()
+        try:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
 
@@ -280,10 +285,19 @@ class SqliteReads(ReadPool):
                 rows: Sequence[Row] = await driver.execute_fetchall(sql, arguments)
                 return rows
 
-            self._observe(self._key.sql)
-            found = self._key.rows(await fetch(self._key.sql, self._key.arguments({"h": key_hash})))
-            key = _key_row(found[0]) if found else None
-            yield None if key is None else Reader(fetch, self.observers, key)
+            read = owner._key
+            owner._observe(read.sql)
+            found = read.rows(await fetch(read.sql, read.arguments({"h": self.key_hash})))
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        key = _key_row(found[0]) if found else None
+        return None if key is None else Reader(fetch, owner.observers, key)
+
+    async def __aexit__(self, *_: object) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await connection.close()
 
 
 def make_reads(

@@ -80,7 +80,7 @@ _STATEMENTS: tuple[Any, ...] = (
 )
 
 
-def _usable(key: str | None) -> TypeGuard[str]:
+def usable_key(key: str | None) -> TypeGuard[str]:
     return bool(key) and len(key or "") <= MAX_KEY_LENGTH and (key or "").isascii()
 
 
@@ -90,7 +90,7 @@ async def principal_on(
     """The principal of a live API key, or None for a missing, unknown or revoked one, read
     with one statement on `connection` (Core, outside the ORM tenancy guard). With
     `set_tenant`, PostgreSQL's transaction takes the key's tenant in the same statement."""
-    if not _usable(key):
+    if not usable_key(key):
         return None
     if connection.dialect.name == "postgresql":
         statement = _STATEMENTS[1] if set_tenant else _STATEMENTS[0]
@@ -104,7 +104,7 @@ async def principal_on(
 
 async def find_principal(engine: AsyncEngine, key: str | None) -> Principal | None:
     """`principal_on` a connection of its own, in autocommit: one round trip, no BEGIN."""
-    if not _usable(key):
+    if not usable_key(key):
         return None
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")

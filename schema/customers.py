@@ -206,9 +206,7 @@ class Customer(RowBacked, Node):
         return [row.alias for row in rows]
 
     def _with_status(self, page: PageArgs, status: Sequence[Enum] | None) -> ChildKey:
-        """A child page's loader key: the status filter normalised (sorted, no repeats)."""
-        statuses = None if status is None else tuple(sorted({s.value for s in status}))
-        return ChildKey(self.pk, page, (statuses,))
+        return ChildKey(self.pk, page, status_filters(status))
 
     @strawberry.field(description="Newest first (by startedAt). first/last at most 100.")
     async def subscriptions(
@@ -311,6 +309,11 @@ class Customer(RowBacked, Node):
 async def load_customer(info: Info, pk: int) -> Customer:
     """The customer a row points to, through the request's loader."""
     return Customer.from_row(await info.context.loaders.customer_by_id.load(pk))
+
+
+def status_filters(status: Sequence[Enum] | None) -> tuple[Any, ...]:
+    """A child page's filters: the status list normalised (sorted, no repeats)."""
+    return (None if status is None else tuple(sorted({s.value for s in status})),)
 
 
 @strawberry.type
@@ -551,7 +554,37 @@ async def customers(
     order_by: Annotated[CustomerOrder | None, Arg(description="Default: CREATED_AT DESC.")] = None,
 ) -> CustomerConnection:
     """A page of the tenant's customers."""
-    query = CustomerQuery(
+    query = customer_query(
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        filter=filter,
+        search=search,
+        ids=ids,
+        ingest_alias=ingest_alias,
+        salesforce_account_ids=salesforce_account_ids,
+        archived=archived,
+        order_by=order_by,
+    )
+    return CustomerConnection.from_page(await resolve.resolve_customers(info.context, query))
+
+
+def customer_query(
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: str | None = None,
+    search: str | None = None,
+    ids: list[strawberry.ID] | None = None,
+    ingest_alias: str | None = None,
+    salesforce_account_ids: list[str] | None = None,
+    archived: ArchivedFilter | None = ArchivedFilter.ACTIVE,
+    order_by: CustomerOrder | None = None,
+) -> CustomerQuery:
+    """`Query.customers`'s arguments, as Strawberry converts them, for the resolvers."""
+    return CustomerQuery(
         page=PageArgs(first=first, after=after, last=last, before=before),
         filter=filter,
         search=search,
@@ -562,7 +595,6 @@ async def customers(
         order_field=order_by.field.value if order_by else "CREATED_AT",
         order_direction=order_by.direction.value if order_by else "DESC",
     )
-    return CustomerConnection.from_page(await resolve.resolve_customers(info.context, query))
 
 
 async def create_customer(info: Info, input: CreateCustomerInput) -> CreateCustomerPayload:

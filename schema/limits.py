@@ -49,6 +49,16 @@ class Cost:
     aliases: int = 0
     nodes: int = 0
 
+    def problem(self) -> str | None:
+        """Why this query is refused, if it is over a limit."""
+        if self.depth > MAX_DEPTH:
+            return f"Query depth {self.depth} is over the limit of {MAX_DEPTH}"
+        if self.aliases > MAX_ALIASES:
+            return f"{self.aliases} aliases are over the limit of {MAX_ALIASES}"
+        if self.nodes > MAX_NODES:
+            return f"This query may return {self.nodes} nodes, over the limit of {MAX_NODES}"
+        return None
+
     def as_extension(self) -> dict[str, int]:
         return {
             "nodes": self.nodes,
@@ -141,6 +151,36 @@ class _Walker:
                 self.walk(field.selection_set, field_type, depth + 1, inner)
 
 
+def count_key(value: Any) -> tuple[Any, ...]:
+    """What the cost reads of a variable's value (`_Walker._count`): equal keys, equal costs."""
+    if isinstance(value, list):
+        return ("list", len(value))
+    if isinstance(value, int):
+        return ("int", int(value))
+    return ("default",)
+
+
+class _Reads(dict[str, Any]):
+    """Variables that remember which of them were read."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.names: list[str] = []
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.names.append(key)
+        return super().get(key, default)
+
+
+def measure_reading(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any]
+) -> tuple[Cost, tuple[str, ...]]:
+    """`measure`, and the variables the cost depends on (through `count_key`)."""
+    reads = _Reads(variables)
+    cost = measure(schema, document, operation_name, reads)
+    return cost, tuple(dict.fromkeys(reads.names))
+
+
 def measure(
     schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any]
 ) -> Cost:
@@ -164,7 +204,7 @@ _costs: OrderedDict[tuple[int, str | None, bytes], tuple[DocumentNode, Cost]] = 
 COST_CACHE_SIZE = 512
 
 
-def _measured(
+def measured(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
@@ -197,20 +237,12 @@ class QueryLimits(SchemaExtension):
         document = context.graphql_document
         if document is not None:
             schema = context.schema._schema
-            self.cost = cost = _measured(
+            self.cost = cost = measured(
                 schema, document, context.operation_name, context.variables or {}
             )
-            if cost.depth > MAX_DEPTH:
-                raise too_complex(
-                    f"Query depth {cost.depth} is over the limit of {MAX_DEPTH}", cost
-                )
-            if cost.aliases > MAX_ALIASES:
-                raise too_complex(
-                    f"{cost.aliases} aliases are over the limit of {MAX_ALIASES}", cost
-                )
-            if cost.nodes > MAX_NODES:
-                message = f"This query may return {cost.nodes} nodes, over the limit of {MAX_NODES}"
-                raise too_complex(message, cost)
+            problem = cost.problem()
+            if problem is not None:
+                raise too_complex(problem, cost)
         yield
 
     def get_results(self) -> dict[str, Any]:

@@ -211,8 +211,9 @@ async def other_tenant(app: Starlette, client: httpx.AsyncClient) -> TenantHandl
 
 @contextmanager
 def count_statements(app: Starlette) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine sends inside the block, counted as /metrics
-    counts them (transaction control and the row-level-security tenant setting aside)."""
+    """Every SQL statement the app sends inside the block, through its engine or its direct
+    reads, counted as /metrics counts them (transaction control and the row-level-security
+    tenant setting aside)."""
     statements: list[str] = []
     engine = app.state.engine.sync_engine
 
@@ -220,11 +221,17 @@ def count_statements(app: Starlette) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
             statements.append(statement)
 
+    def read(statement: str) -> None:  # a direct read's (models/reads.py)
+        statements.append(statement)
+
+    observers = app.state.reads.observers if app.state.reads is not None else []
     event.listen(engine, "before_cursor_execute", record)
+    observers.append(read)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        observers.remove(read)
 
 
 def assert_statements(statements: list[str], expected: int) -> None:

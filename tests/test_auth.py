@@ -18,6 +18,7 @@ from helpers import create_customer
 from sqlalchemy.exc import ProgrammingError
 
 import resolvers.customers
+import schema.direct.run
 from domain.ids import decode_global_id, encode_global_id
 
 VIEWER = "{ viewer { tenant { id name } scopes } }"
@@ -276,10 +277,13 @@ def assert_masked(response: httpx.Response) -> dict[str, Any]:
 async def test_unexpected_exception_is_masked(
     tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def explode(*_: Any, **__: Any) -> Any:
+    def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError(SECRET)
 
-    monkeypatch.setattr(resolvers.customers, "resolve_customers", explode)
+    # The page's statements, as both the direct lane and the resolver build them: the lane
+    # hands the request to the executor, where the resolver's error is masked.
+    monkeypatch.setattr(resolvers.customers, "customer_page", explode)
+    monkeypatch.setattr(schema.direct.run, "customer_page", explode)
     body = assert_masked(await tenant.api.post("{ customers { totalCount } }"))
     assert body["data"] is None
     assert body["errors"][0]["path"] == ["customers"]

@@ -40,6 +40,7 @@ from seed import Seeded, seed_graph
 
 import schema.execution as execution
 from schema import schema as strawberry_schema
+from schema.direct import DIRECT
 from schema.execution import COMPILED
 
 GRAPHQL_SCHEMA = strawberry_schema._schema
@@ -75,12 +76,13 @@ async def both_ways(
     """The body of `query` run both ways; asserts they are equal and each took its path."""
     bodies, counts = [], []
     for compiled in (True, False):
-        token = COMPILED.set(compiled)
+        token, direct = COMPILED.set(compiled), DIRECT.set(False)  # the executor's paths
         try:
             with compiled_runs() as runs, count_statements(tenant.app) as statements:
                 body = await tenant.api.full(query, variables)
         finally:
             COMPILED.reset(token)
+            DIRECT.reset(direct)
         assert len(runs) == (1 if compiled and compiles else 0), (compiled, query)
         bodies.append(body)
         counts.append(len(statements))

@@ -85,6 +85,39 @@ def get_variable_values(
     )
 
 
+def coercion(
+    schema: GraphQLSchema, var_def_nodes: Collection[VariableDefinitionNode]
+) -> Callable[[dict[str, Any]], list[GraphQLError] | VariableValues]:
+    """`get_variable_values` for one operation, its variables' signatures and coercers
+    looked up once (the direct lane keeps it with the operation)."""
+    steps = []
+    for node in var_def_nodes:
+        signature = get_variable_signature(schema, node)
+        if isinstance(signature, GraphQLError):
+            return lambda inputs: get_variable_values(schema, var_def_nodes, inputs)
+        steps.append((signature, coercer(signature.type), shallow(signature.type)))
+
+    def coerce(inputs: dict[str, Any]) -> list[GraphQLError] | VariableValues:
+        sources: dict[str, VariableValueSource] = {}
+        coerced: dict[str, Any] = {}
+        for signature, coerce_value, is_shallow in steps:
+            value = inputs.get(signature.name)
+            if value is None or value is Undefined:
+                break
+            if not is_shallow and graphql_values.input_is_nested_too_deeply(value, signature.type):
+                break
+            result = coerce_value(value)
+            if result is Undefined:
+                break
+            sources[signature.name] = VariableValueSource(signature, value)
+            coerced[signature.name] = result
+        else:
+            return VariableValues(sources, coerced)
+        return _graphql_get_variable_values(schema, var_def_nodes, inputs)
+
+    return coerce
+
+
 def install() -> None:
     """Make graphql-core's executor coerce variables here (it looks the function up in
     its module on every operation)."""

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from models.db import Gate, UnitOfWork, make_engine, make_sessionmaker
+from models.db import UnitOfWork, make_engine, make_sessionmaker
+from models.gate import Gate
 
 
 async def test_slots_go_to_waiters_in_arrival_order_and_newcomers_queue_behind() -> None:
