@@ -60,10 +60,10 @@ from telemetry import (
     Metrics,
     RequestTelemetry,
     configure_tracing,
-    count_read,
     note_errors,
     note_operation,
     note_tenant,
+    operation_span,
     setup_logging,
 )
 
@@ -426,7 +426,8 @@ class GraphQLEndpoint:
                 if not prepared.plan.scopes <= principal.scopes:
                     return principal
                 note_operation(prepared.operation)
-                answer = await self.direct.run(prepared, reader, self.reads.dialect)
+                with operation_span(prepared.operation):
+                    answer = await self.direct.run(prepared, reader, self.reads.dialect)
         except (Fallback, ApiError, GraphQLError):  # what the executor answers with errors
             return principal
         except Exception as error:
@@ -665,7 +666,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(factory, settings, bus, limiter, reads)
     metrics = Metrics(engine)
     if reads is not None:
-        reads.observers.append(count_read)
+        metrics.watch(reads)
     app = Starlette(
         routes=[
             Route("/healthz", healthz),

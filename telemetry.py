@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -114,8 +115,19 @@ class Metrics:
         connections.labels("in_use").set_function(lambda: float(_pool_figure(pool, "checkedout")))
         connections.labels("idle").set_function(lambda: float(_pool_figure(pool, "checkedin")))
         event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+        self.reads = Gauge(
+            "customergraph_read_pool_connections",
+            "Direct reads' own PostgreSQL connections (models/reads.py).", ["state"],
+            registry=self.registry,
+        )  # fmt: skip
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._latencies: dict[str, Any] = {}
+
+    def watch(self, reads: Any) -> None:
+        """Count the direct reads' statements, and show their pool's connections."""
+        reads.observers.append(count_read)
+        for state in ("in_use", "idle"):
+            self.reads.labels(state).set_function(partial(_read_figure, reads, state))
 
     def count(self, method: str, path: str, status: int, seconds: float) -> None:
         """One request: its count by method, path and status, its latency by path (the
@@ -132,6 +144,10 @@ class Metrics:
 
     async def endpoint(self, _: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _read_figure(reads: Any, state: str) -> float:
+    return float(reads.connections().get(state, 0))
 
 
 def _pool_figure(pool: Any, name: str) -> int:
@@ -285,6 +301,17 @@ class _NoSpan:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def operation_span(name: str | None) -> Any:
+    """A span for a query the direct lane answers (schema/direct), named as Strawberry's
+    operation spans are; a no-op without tracing."""
+    if _tracer is None:
+        return _NoSpan()
+    return _tracer.start_as_current_span(
+        f"GraphQL Query: {name or 'Anonymous Query'}",
+        attributes={"graphql.operation.name": name or "", "customergraph.lane": "direct"},
+    )
 
 
 def _span(scope: Scope) -> Any:

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from bench.dataset import prepare
 from bench.load import LoadResult, request_body
 from bench.profile import Profile
 from bench.report import Cell, Measured, errors, markdown, rich_table
-from bench.servers import Server, running
+from bench.servers import CUSTOMERGRAPH, EXECUTOR, FLOOR, Server, running
 from bench.statements import count_statements
 
 console = Console(stderr=True)
@@ -60,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="py-spy CustomerGraph (one worker, PostgreSQL) under each query, after the cells",
     )
     parser.add_argument("--profile-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--executor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure (and profile) CustomerGraph with DIRECT_READS=false",
+    )
     return parser.parse_args(argv)
 
 
@@ -108,7 +115,7 @@ def load(
     cores other processes kept busy meanwhile."""
     command = load_command(target, server, query, variables, connections)
     pids = tuple(each.process.pid for each in target.servers)
-    before = cpu.sample(pids)
+    before, spent = cpu.sample(pids), cpu.family_cpu(server.process.pid)
     done = subprocess.run(  # noqa: S603 - our own module
         command, cwd=ROOT, capture_output=True, check=False, timeout=target.seconds + 120
     )
@@ -117,10 +124,20 @@ def load(
         alive = "running" if state is None else f"exited with {state}"
         message = f"bench.load against {server.name} ({alive}) failed:\n{done.stderr.decode()}"
         raise RuntimeError(message)
-    others = cpu.others(before, cpu.sample(pids))
+    after = cpu.sample(pids)
+    spent = cpu.family_cpu(server.process.pid) - spent
     if done.stderr:
         console.print(f"[yellow]{server.name} {query}:[/yellow] {done.stderr.decode().strip()}")
-    return Measured(LoadResult.from_dict(orjson.loads(done.stdout)), others)
+    result = LoadResult.from_dict(orjson.loads(done.stdout))
+    # Answers served over the warm-up and the measurement, at the measured rate.
+    served = result.rps * (target.warmup + target.seconds)
+    per_request = (1000 / served) if served else float("nan")
+    return Measured(
+        result,
+        cpu.others(before, after),
+        spent * per_request,
+        cpu.postgres_spent(before, after) * per_request,
+    )
 
 
 def bench_backend(
@@ -141,23 +158,46 @@ def bench_backend(
         profiles: dict[str, Profile] = {}
         for workers in (int(value) for value in args.workers.split(",")):
             server_cpus = "0" if args.pin and workers == 1 else None
-            with (
-                running("customergraph", database.url, run_dir, workers, server_cpus) as ours,
-                running("floor", database.url, run_dir, workers, server_cpus) as floor,
-            ):
-                if answers(floor, key, bodies) != answers(ours, key, bodies):
+            with ExitStack() as stack:
+                ours = stack.enter_context(
+                    running(CUSTOMERGRAPH, database.url, run_dir, workers, server_cpus)
+                )
+                floor = stack.enter_context(
+                    running(FLOOR, database.url, run_dir, workers, server_cpus)
+                )
+                executor = (
+                    stack.enter_context(
+                        running(EXECUTOR, database.url, run_dir, workers, server_cpus)
+                    )
+                    if args.executor
+                    else None
+                )
+                servers = (ours, floor, *([executor] if executor else []))
+                expected = answers(floor, key, bodies)
+                if any(answers(server, key, bodies) != expected for server in servers):
                     raise SystemExit("the floor's answers differ from CustomerGraph's")
                 load_cpus = last_cpu if args.pin else None
-                target = Target(key, (ours, floor), args.seconds, args.warmup, load_cpus)
+                target = Target(key, servers, args.seconds, args.warmup, load_cpus)
                 for query in QUERIES:
                     for count in connections:
                         console.print(f"  {workers} worker(s) {query} x{count}")
-                        # Back to back, so a change in background load touches both alike.
+                        # Back to back, so a change in background load touches all alike.
                         mine = load(target, ours, query, variables[query], count)
                         floors = load(target, floor, query, variables[query], count)
-                        cells.append(Cell(backend, query, mine, floors, statements[query], workers))
+                        old = (
+                            load(target, executor, query, variables[query], count)
+                            if executor
+                            else None
+                        )
+                        cells.append(
+                            Cell(backend, query, mine, floors, statements[query], workers, old)
+                        )
                 if args.profile and workers == 1 and backend == "postgresql":
                     profiles = profile_queries(target, ours, variables, args, run_dir)
+                    if executor is not None:
+                        profiles |= profile_queries(
+                            target, executor, variables, args, run_dir, "executor "
+                        )
         return cells, profiles
     finally:
         drop_database(database)
@@ -169,21 +209,23 @@ def profile_queries(
     variables: dict[str, Variables],
     args: argparse.Namespace,
     run_dir: Path,
+    label: str = "",
 ) -> dict[str, Profile]:
-    """py-spy on CustomerGraph while 32 connections send each query (bench/profile.py)."""
+    """py-spy on a server while 32 connections send each query (bench/profile.py); the
+    profiles are named `{label}{query}`."""
     found: dict[str, Profile] = {}
     long_enough = replace(target, seconds=args.profile_seconds + 2, warmup=0.5)
     for query in QUERIES:
-        console.print(f"  profile {query}")
+        console.print(f"  profile {label}{query}")
         command = load_command(long_enough, server, query, variables[query], 32)
         driver = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
         try:
             time.sleep(1)
-            out = run_dir / f"profile-{query}.txt"
+            out = run_dir / f"profile-{label.strip() or server.name}-{query}.txt"
             if not profile.record(server.process.pid, args.profile_seconds, out):
                 console.print("[yellow]py-spy is not installed: no profile[/yellow]")
                 return found
-            found[query] = profile.summarise(out.read_text())
+            found[f"{label}{query}"] = profile.summarise(out.read_text())
         finally:
             driver.wait(timeout=args.profile_seconds + 120)
     return found
@@ -227,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                 "statements": cell.statements,
                 "customergraph": cell.customergraph.to_dict(),
                 "floor": cell.floor.to_dict(),
+                "executor": None if cell.executor is None else cell.executor.to_dict(),
             }
             for cell in cells
         ],

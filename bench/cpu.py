@@ -101,3 +101,13 @@ def others(before: Sample, after: Sample) -> float:
     postgres = sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())
     ours = after.ours - before.ours + postgres
     return max(0.0, (after.busy - before.busy - ours) / wall)
+
+
+def family_cpu(pid: int) -> float:
+    """CPU seconds of a process and its descendants (a server and its workers)."""
+    return sum(map(process_cpu, family(pid)))
+
+
+def postgres_spent(before: Sample, after: Sample) -> float:
+    """CPU seconds PostgreSQL's processes spent between two samples."""
+    return sum(cpu - before.postgres.get(pid, 0.0) for pid, cpu in after.postgres.items())

@@ -22,6 +22,9 @@ from pathlib import Path
 # The layers a request crosses, for the "total" list (besides the project's own modules).
 LAYERS = (
     "GraphQLEndpoint.__call__ (app.py)",
+    "GraphQLEndpoint._direct (app.py)",
+    "DirectLane.run (schema/direct/lane.py)",
+    "DirectRun.execute (schema/direct/run.py)",
     "GraphQL.__call__ (strawberry/asgi/__init__.py)",
     "Schema.execute (strawberry/schema/schema.py)",
     "Run.execute (schema/execution/run.py)",

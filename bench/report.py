@@ -23,13 +23,19 @@ HEADERS = (
     "floor req/s",
     "floor p50 ms",
     "CG/floor",
+    "exec req/s",
+    "exec/floor",
+    "CG cpu ms",
+    "floor cpu ms",
     "SQL/req",
     "others",
 )
 NOTE = (
-    "CG/floor: CustomerGraph's req/s over the floor's. SQL/req: CustomerGraph's statements per"
-    " request (API key lookup included, BEGIN/COMMIT not). others: cores other processes kept"
-    " busy during the cell (the larger of the two measurements), out of the machine's."
+    "CG/floor: CustomerGraph's req/s over the floor's. exec: CustomerGraph with"
+    " DIRECT_READS=false, every query on its executor. cpu ms: the server's CPU per request"
+    " (its processes', from /proc). SQL/req: CustomerGraph's statements per request (API key"
+    " lookup included, BEGIN/COMMIT not). others: cores other processes kept busy during the"
+    " cell (the largest of the measurements), out of the machine's."
 )
 
 
@@ -37,9 +43,15 @@ NOTE = (
 class Measured:
     result: LoadResult
     others: float  # cores other processes kept busy meanwhile, on average
+    server_ms: float = math.nan  # the server's CPU per request
+    postgres_ms: float = math.nan  # PostgreSQL's CPU per request
 
     def to_dict(self) -> dict[str, Any]:
-        return self.result.to_dict() | {"others_cores": round(self.others, 3)}
+        return self.result.to_dict() | {
+            "others_cores": round(self.others, 3),
+            "server_cpu_ms_per_request": round(self.server_ms, 3),
+            "postgres_cpu_ms_per_request": round(self.postgres_ms, 3),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +62,18 @@ class Cell:
     floor: Measured
     statements: int
     workers: int = 1
+    executor: Measured | None = None  # CustomerGraph with DIRECT_READS=false
 
     @property
     def ratio(self) -> float:
         ours, floor = self.customergraph.result.rps, self.floor.result.rps
         return ours / floor if floor else math.nan
+
+    @property
+    def executor_ratio(self) -> float:
+        if self.executor is None or not self.floor.result.rps:
+            return math.nan
+        return self.executor.result.rps / self.floor.result.rps
 
 
 def ms(value: float | None) -> str:
@@ -63,6 +82,7 @@ def ms(value: float | None) -> str:
 
 def row(cell: Cell) -> tuple[str, ...]:
     cg, floor = cell.customergraph.result, cell.floor.result
+    measured = [cell.customergraph, cell.floor, *([cell.executor] if cell.executor else [])]
     return (
         cell.backend,
         str(cell.workers),
@@ -75,9 +95,17 @@ def row(cell: Cell) -> tuple[str, ...]:
         f"{floor.rps:,.0f}",
         ms(floor.p50_ms),
         f"{cell.ratio:.2f}",
+        "-" if cell.executor is None else f"{cell.executor.result.rps:,.0f}",
+        "-" if cell.executor is None else f"{cell.executor_ratio:.2f}",
+        cpu_ms(cell.customergraph.server_ms),
+        cpu_ms(cell.floor.server_ms),
         str(cell.statements),
-        f"{max(cell.customergraph.others, cell.floor.others):.2f}",
+        f"{max(m.others for m in measured):.2f}",
     )
+
+
+def cpu_ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
 
 
 def table(
@@ -118,7 +146,10 @@ def errors(cells: list[Cell]) -> list[str]:
     """One line per measurement that had failed answers (none is the normal case)."""
     found = []
     for cell in cells:
-        for name, measured in (("CustomerGraph", cell.customergraph), ("floor", cell.floor)):
+        measured_by = [("CustomerGraph", cell.customergraph), ("floor", cell.floor)]
+        if cell.executor is not None:
+            measured_by.append(("CustomerGraph's executor", cell.executor))
+        for name, measured in measured_by:
             if measured.result.errors:
                 where = (
                     f"{cell.backend} w{cell.workers} {cell.query} x{measured.result.connections}"

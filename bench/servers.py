@@ -1,4 +1,4 @@
-"""The two servers under test, each a process of its own on a free loopback port."""
+"""The servers under test, each a process of its own on a free loopback port."""
 
 from __future__ import annotations
 
@@ -32,11 +32,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# CustomerGraph as served, CustomerGraph with every query on its executor (no direct
+# plans: the figures before issue 7's direct lane), and the floor.
+CUSTOMERGRAPH, EXECUTOR, FLOOR = "customergraph", "executor", "floor"
+EXTRA_ENV = {EXECUTOR: {"DIRECT_READS": "false"}}
+
+
 def command(name: str, port: int, workers: int = 1, cpus: str | None = None) -> list[str]:
     """`workers` processes each, uvloop and httptools, no access log; with `cpus`, pinned
     to those CPUs (`taskset`, Linux)."""
     pinned = ["taskset", "--cpu-list", cpus] if cpus else []
-    if name == "customergraph":
+    if name in (CUSTOMERGRAPH, EXECUTOR):
         serve = ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
         return [*pinned, venv_tool("customergraph"), *serve]
     return [
@@ -76,7 +82,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def running(
     name: str, database_url: str, log_dir: Path, workers: int = 1, cpus: str | None = None
 ) -> Iterator[Server]:
-    """Start `customergraph serve` or the floor on `database_url`; stop it on the way out."""
+    """Start `customergraph serve` (as served, or on its executor) or the floor on
+    `database_url`; stop it on the way out."""
     port = free_port()
     env = {
         **os.environ,
@@ -84,6 +91,7 @@ def running(
         "SECRET_KEY": SECRET,
         "LOG_LEVEL": "warning",
         "RATE_LIMIT_PER_MINUTE": "0",
+        **EXTRA_ENV.get(name, {}),
     }
     log = log_dir / f"{name}-{port}.log"
     with log.open("wb") as output:

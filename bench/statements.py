@@ -1,4 +1,5 @@
-"""SQL statements per request: CustomerGraph in-process, its engine's cursor executions counted.
+"""SQL statements per request: CustomerGraph in-process, its engine's cursor executions and
+its direct reads' statements (models/reads.py) counted.
 
 BEGIN, COMMIT and ROLLBACK are left out (SQLite sends them as statements, asyncpg does not);
 the API key lookup is counted. Each query is sent once to warm the pool (a new connection's
@@ -37,6 +38,8 @@ async def count_statements(database_url: str, key: str, bodies: dict[str, bytes]
 
     engine = app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
+    if app.state.reads is not None:
+        app.state.reads.observers.append(statements.append)
     counts: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     transport = httpx.ASGITransport(app=app)
@@ -51,5 +54,7 @@ async def count_statements(database_url: str, key: str, bodies: dict[str, bytes]
                 counts[name] = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        if app.state.reads is not None:
+            await app.state.reads.close()
         await app.state.engine.dispose()
     return counts

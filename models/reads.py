@@ -116,6 +116,11 @@ class ReadPool:
     async def close(self) -> None:
         """Close the idle connections; connections checked out close when given back."""
 
+    def connections(self) -> dict[str, int]:
+        """How many of the pool's own connections are in use and idle (none on SQLite,
+        whose reads take the engine's)."""
+        return {}
+
     def _observe(self, sql: str) -> None:
         for observe in self.observers:
             observe(sql)
@@ -169,6 +174,7 @@ class PostgresReads(ReadPool):
         self._options = {**options, **connect_options}
         self._gate = Gate(size, checkout_timeout)
         self._idle: list[_Pooled] = []
+        self._opened = 0
         self._closed = False
 
     def session(self, key_hash: str) -> _Checkout:
@@ -182,8 +188,14 @@ class PostgresReads(ReadPool):
                 pooled = idle.pop()
                 if not pooled.connection.is_closed():
                     return pooled
+                self._drop(pooled.connection)
             connection = await asyncpg.connect(**self._options)
-            await _json_codecs(connection)
+            self._opened += 1
+            try:
+                await _json_codecs(connection)
+            except BaseException:
+                self._drop(connection)
+                raise
             return _Pooled(connection)
         except BaseException:
             self._gate.leave()
@@ -194,20 +206,29 @@ class PostgresReads(ReadPool):
             if reusable and not self._closed and not pooled.connection.is_closed():
                 self._idle.append(pooled)
             else:
-                pooled.connection.terminate()
+                self._drop(pooled.connection)
         finally:
             self._gate.leave()
+
+    def _drop(self, connection: Any) -> None:
+        self._opened -= 1
+        connection.terminate()
+
+    def connections(self) -> dict[str, int]:
+        idle = len(self._idle)
+        return {"in_use": self._opened - idle, "idle": idle}
 
     def purge(self) -> None:
         """Close every idle connection (after one was lost: the others likely are too)."""
         idle, self._idle = self._idle, []
         for pooled in idle:
-            pooled.connection.terminate()
+            self._drop(pooled.connection)
 
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
         for pooled in idle:
+            self._opened -= 1
             await pooled.connection.close(timeout=2)
 
 

@@ -16,7 +16,6 @@ non-null propagation), and hypothesis-generated selections over the schema.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +32,7 @@ from graphql import (
     is_leaf_type,
     parse,
 )
-from helpers import create_customer
+from helpers import canonical, create_customer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seed import Seeded, seed_graph
@@ -63,13 +62,6 @@ def compiled_runs() -> Iterator[list[int]]:
         execution.CompiledExecutor._run = original  # type: ignore[method-assign]
 
 
-def _canonical(body: dict[str, Any]) -> dict[str, Any]:
-    errors = body.get("errors")
-    if errors is not None:
-        body = {**body, "errors": sorted(json.dumps(e, sort_keys=True) for e in errors)}
-    return body
-
-
 async def both_ways(
     tenant: TenantHandle, query: str, variables: dict[str, Any] | None = None, compiles: bool = True
 ) -> dict[str, Any]:
@@ -86,7 +78,7 @@ async def both_ways(
         assert len(runs) == (1 if compiled and compiles else 0), (compiled, query)
         bodies.append(body)
         counts.append(len(statements))
-    assert _canonical(bodies[0]) == _canonical(bodies[1]), (query, variables)
+    assert canonical(bodies[0]) == canonical(bodies[1]), (query, variables)
     if "errors" not in bodies[0]:  # after an error, graphql-core cancels work in flight
         # Never more statements; fewer when the plan's levels batch what graphql-core's
         # scheduling happens to split (a node and a page of the same type, say).

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Api, LiveServer, TenantHandle, make_tenant
+from conftest import Api, LiveServer, TenantHandle, make_tenant, start_server, stop_server
+from helpers import create_customer
 from starlette.applications import Starlette
 
 CONCURRENCY = 20
@@ -198,3 +199,44 @@ async def test_sibling_loaders_in_the_same_tick_on_the_live_server(live: Api) ->
 
 async def test_sibling_loaders_in_the_same_tick_in_process(tenant: TenantHandle) -> None:
     await check_sibling_loaders(tenant.api)
+
+
+async def test_concurrent_direct_reads_of_two_tenants_see_their_own_rows_only(
+    database_url: str, app: Starlette, client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    """Two tenants' reads at once through the direct lane of a real server with two read
+    connections: every connection serves both tenants in turn, and every answer holds the
+    asking tenant's rows alone (its key lookup names the connection's tenant each time)."""
+    tenants = [await make_tenant(app, client) for _ in range(2)]
+    owned: list[set[str]] = []
+    for number, tenant in enumerate(tenants):
+        made = [await create_customer(tenant.api, displayName=f"t{number}-{n}") for n in range(3)]
+        owned.append({customer["id"] for customer in made})
+    server = await asyncio.to_thread(
+        start_server, database_url, tmp_path / "server.log", DB_POOL_SIZE="2"
+    )
+    page = "{ customers(first: 50) { totalCount nodes { id } } }"
+    other = "query($id: ID!) { customer(id: $id) { id } }"
+    try:
+        limits = httpx.Limits(max_connections=CONCURRENCY * 2)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as http:
+            apis = [Api(http, tenant.key) for tenant in tenants]
+            their_ids = [next(iter(owned[1])), next(iter(owned[0]))]
+            calls = []
+            for n in range(CONCURRENCY * 5):
+                who = n % 2
+                if n % 3:
+                    calls.append((who, "page", apis[who].post(page)))
+                else:
+                    calls.append((who, "other", apis[who].post(other, {"id": their_ids[who]})))
+            responses = await asyncio.gather(*(call for _, _, call in calls))
+    finally:
+        await asyncio.to_thread(stop_server, server)
+    for (who, kind, _), response in zip(calls, responses, strict=True):
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        if kind == "other":
+            assert data == {"customer": None}
+        else:
+            assert {node["id"] for node in data["customers"]["nodes"]} == owned[who]
+            assert data["customers"]["totalCount"] == 3

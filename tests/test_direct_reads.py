@@ -16,13 +16,13 @@ generated selections over every field the direct planner covers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
-from conftest import OPERATIONS, TenantHandle, count_statements
+from conftest import OPERATIONS, TEST_SECRET, TenantHandle, count_statements
 from graphql import (
     GraphQLEnumType,
     GraphQLObjectType,
@@ -32,17 +32,19 @@ from graphql import (
     get_named_type,
     parse,
 )
-from helpers import create_customer
+from helpers import canonical, create_customer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seed import Seeded, seed_graph
 
+from app import create_app
 from models.reads import Reader
 from schema import schema as strawberry_schema
 from schema.direct import DIRECT, DirectLane, Prepared
 from schema.direct.tables import TABLES
 from schema.execution import COMPILED
 from schema.execution.plan import DEFINITION
+from settings import Settings
 
 GRAPHQL_SCHEMA = strawberry_schema._schema
 
@@ -65,13 +67,6 @@ def direct_answers() -> Iterator[list[int]]:
         DirectLane.run = original  # type: ignore[method-assign]
 
 
-def _canonical(body: dict[str, Any]) -> dict[str, Any]:
-    errors = body.get("errors")
-    if errors is not None:
-        body = {**body, "errors": sorted(json.dumps(e, sort_keys=True) for e in errors)}
-    return body
-
-
 async def three_ways(
     tenant: TenantHandle,
     query: str,
@@ -92,7 +87,7 @@ async def three_ways(
             COMPILED.reset(tokens[1])
         if lane:
             assert len(answered) == (1 if direct else 0), (query, variables, body)
-        bodies.append(_canonical(body))
+        bodies.append(canonical(body))
         counts.append(len(statements))
     assert bodies[0] == bodies[1] == bodies[2], (query, variables)
     if direct:
@@ -321,7 +316,7 @@ async def test_what_the_lane_does_not_take_the_executor_answers(
         finally:
             DIRECT.reset(token)
         assert answered == []
-        bodies.append((response.status_code, _canonical(response.json())))
+        bodies.append((response.status_code, canonical(response.json())))
     assert bodies[0] == bodies[1]
     assert not [r for r in caplog.records if "direct plan failed" in r.getMessage()]
 
@@ -487,3 +482,30 @@ async def test_generated_selections(
     variables = {"id": customer_id(graph, 1), "flag": flag}
     used = {name: value for name, value in variables.items() if f"${name}" in document}
     await three_ways(tenant, document, used)
+
+
+async def test_direct_reads_false_leaves_every_query_to_the_executor(
+    database_url: str, tenant: TenantHandle
+) -> None:
+    app = create_app(
+        Settings(
+            database_url=database_url,
+            secret_key=TEST_SECRET,
+            rate_limit_per_minute=0,
+            direct_reads=False,
+        )
+    )
+    assert app.state.reads is None
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            with direct_answers() as answered:
+                response = await http.post(
+                    "/graphql",
+                    json={"query": "{ customers(first: 1) { nodes { id } } }"},
+                    headers={"Authorization": f"Bearer {tenant.key}"},
+                )
+    finally:
+        await app.state.engine.dispose()
+    assert response.status_code == 200 and "errors" not in response.json()
+    assert answered == []

@@ -17,7 +17,13 @@ from conftest import LiveServer, TenantHandle, make_tenant, start_server, stop_s
 from helpers import create_customer
 from starlette.applications import Starlette
 
+from app import create_app
+from resolvers.auth import hash_key
+from settings import Settings
+
 VIEWER = {"query": "{ viewer { scopes } customers(first: 1) { totalCount } }"}
+# The same page without `viewer`: the direct lane answers it (schema/direct).
+DIRECT = {"query": "{ customers(first: 1) { totalCount nodes { id } } }"}
 
 
 class Proxy:
@@ -91,8 +97,13 @@ POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indire
 
 
 @POSTGRESQL_ONLY
+@pytest.mark.parametrize("query", [VIEWER, DIRECT], ids=["executor", "direct"])
 async def test_database_down_is_503_within_2s_and_back_within_5s(
-    database_url: str, app: Starlette, client: httpx.AsyncClient, tmp_path: object
+    database_url: str,
+    app: Starlette,
+    client: httpx.AsyncClient,
+    tmp_path: object,
+    query: dict[str, str],
 ) -> None:
     tenant = await make_tenant(app, client)
     auth = {"Authorization": f"Bearer {tenant.key}"}
@@ -100,10 +111,11 @@ async def test_database_down_is_503_within_2s_and_back_within_5s(
         server_via_proxy(database_url, str(tmp_path)) as (server, proxy),
         httpx.AsyncClient(base_url=server.url, timeout=10) as http,
     ):
-        assert (await http.post("/graphql", json=VIEWER, headers=auth)).status_code == 200
+        for _ in range(3):  # pooled connections, idle when the database goes
+            assert (await http.post("/graphql", json=query, headers=auth)).status_code == 200
         proxy.cut()
         started = time.monotonic()
-        down = await http.post("/graphql", json=VIEWER, headers=auth)
+        down = await http.post("/graphql", json=query, headers=auth)
         assert time.monotonic() - started < 2
         assert down.status_code == 503 and down.headers["retry-after"] == "1"
         assert down.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
@@ -111,7 +123,7 @@ async def test_database_down_is_503_within_2s_and_back_within_5s(
         proxy.restore()
         restored = time.monotonic()
         while time.monotonic() - restored < 5:
-            answer = await http.post("/graphql", json=VIEWER, headers=auth)
+            answer = await http.post("/graphql", json=query, headers=auth)
             if answer.status_code == 200:
                 break
             await asyncio.sleep(0.1)
@@ -213,3 +225,37 @@ async def test_client_hanging_up_mid_mutation_leaves_all_or_nothing(
         assert found["byAlias"]["id"] == found["byHandle"]["id"]
     events = await tenant.api.data("{ customers(first: 100) { totalCount } }")
     assert events["customers"]["totalCount"] == whole
+
+
+@POSTGRESQL_ONLY
+async def test_direct_reads_waiting_beyond_the_pool_are_503(
+    database_url: str, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """The direct lane's pool is DB_POOL_SIZE connections; a request that cannot have one
+    within DB_POOL_TIMEOUT_SECONDS is answered 503 at once, as the executor's are."""
+    tenant = await make_tenant(app, client)
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret",
+        rate_limit_per_minute=0,
+        db_pool_size=1,
+        db_pool_timeout_seconds=0.3,
+    )
+    small = create_app(settings)
+    auth = {"Authorization": f"Bearer {tenant.key}"}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=small), base_url="http://test"
+        ) as http:
+            assert (await http.post("/graphql", json=DIRECT, headers=auth)).status_code == 200
+            async with small.state.reads.session(hash_key(tenant.key)) as held:
+                assert held is not None
+                started = time.monotonic()
+                starved = await http.post("/graphql", json=DIRECT, headers=auth)
+                assert time.monotonic() - started < 1.5
+            assert starved.status_code == 503 and starved.headers["retry-after"] == "1"
+            assert starved.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            assert (await http.post("/graphql", json=DIRECT, headers=auth)).status_code == 200
+    finally:
+        await small.state.reads.close()
+        await small.state.engine.dispose()

@@ -87,6 +87,7 @@ async def test_metrics_count_requests_statements_errors_and_pool(
     assert "customergraph_sql_statements_per_request_count" in text
     assert 'customergraph_graphql_errors_total{code="BAD_USER_INPUT"}' in text
     assert 'customergraph_db_pool_connections{state="in_use"}' in text
+    assert "customergraph_read_pool_connections" in text
     counted = [
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -107,6 +108,13 @@ async def test_tracing_exports_request_and_graphql_spans(
             json={"query": "query Traced { viewer { scopes } }"},
             headers={"Authorization": f"Bearer {tenant.key}"},
         )
-    text = wait_for(lambda: "Traced" in observed.log.read_text() and observed.log.read_text())
+        await http.post(  # answered by the direct lane: its span is named the same way
+            "/graphql",
+            json={"query": "query TracedDirect { customers(first: 1) { nodes { id } } }"},
+            headers={"Authorization": f"Bearer {tenant.key}"},
+        )
+    text = wait_for(lambda: "TracedDirect" in observed.log.read_text() and observed.log.read_text())
     assert '"name": "POST /graphql"' in text
     assert "GraphQL Query: Traced" in text or '"graphql.operation.name": "Traced"' in text
+    assert '"name": "GraphQL Query: TracedDirect"' in text
+    assert '"customergraph.lane": "direct"' in text

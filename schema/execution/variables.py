@@ -61,40 +61,30 @@ def get_variable_values(
 ) -> list[GraphQLError] | VariableValues:
     """graphql-core's `get_variable_values`, answered by the types' coercers when every
     variable is given and coerces; otherwise graphql-core's own answer."""
-    sources: dict[str, VariableValueSource] = {}
-    coerced: dict[str, Any] = {}
-    for node in var_def_nodes:
-        signature = get_variable_signature(schema, node)
-        value = Undefined if isinstance(signature, GraphQLError) else inputs.get(signature.name)
-        if value is None or value is Undefined:  # an error, a default or an explicit null
-            break
-        assert not isinstance(signature, GraphQLError)
-        if not shallow(signature.type) and graphql_values.input_is_nested_too_deeply(
-            value, signature.type
-        ):
-            break
-        result = coercer(signature.type)(value)
-        if result is Undefined:
-            break
-        sources[signature.name] = VariableValueSource(signature, value)
-        coerced[signature.name] = result
-    else:
-        return VariableValues(sources, coerced)
-    return _graphql_get_variable_values(
-        schema, var_def_nodes, inputs, max_errors=max_errors, hide_suggestions=hide_suggestions
-    )
+    return coercion(schema, var_def_nodes, max_errors, hide_suggestions)(inputs)
 
 
 def coercion(
-    schema: GraphQLSchema, var_def_nodes: Collection[VariableDefinitionNode]
+    schema: GraphQLSchema,
+    var_def_nodes: Collection[VariableDefinitionNode],
+    max_errors: int | None = None,
+    hide_suggestions: bool = False,
 ) -> Callable[[dict[str, Any]], list[GraphQLError] | VariableValues]:
-    """`get_variable_values` for one operation, its variables' signatures and coercers
-    looked up once (the direct lane keeps it with the operation)."""
+    """`get_variable_values` of one operation's variables, their signatures and coercers
+    looked up once (the direct lane keeps it with the operation). A variable that is
+    omitted (a default applies), null or does not coerce hands the whole call to
+    graphql-core, so values, defaults and errors stay graphql-core's."""
+
+    def graphql_core(inputs: dict[str, Any]) -> list[GraphQLError] | VariableValues:
+        return _graphql_get_variable_values(
+            schema, var_def_nodes, inputs, max_errors=max_errors, hide_suggestions=hide_suggestions
+        )
+
     steps = []
     for node in var_def_nodes:
         signature = get_variable_signature(schema, node)
         if isinstance(signature, GraphQLError):
-            return lambda inputs: get_variable_values(schema, var_def_nodes, inputs)
+            return graphql_core
         steps.append((signature, coercer(signature.type), shallow(signature.type)))
 
     def coerce(inputs: dict[str, Any]) -> list[GraphQLError] | VariableValues:
@@ -103,17 +93,15 @@ def coercion(
         for signature, coerce_value, is_shallow in steps:
             value = inputs.get(signature.name)
             if value is None or value is Undefined:
-                break
+                return graphql_core(inputs)
             if not is_shallow and graphql_values.input_is_nested_too_deeply(value, signature.type):
-                break
+                return graphql_core(inputs)
             result = coerce_value(value)
             if result is Undefined:
-                break
+                return graphql_core(inputs)
             sources[signature.name] = VariableValueSource(signature, value)
             coerced[signature.name] = result
-        else:
-            return VariableValues(sources, coerced)
-        return _graphql_get_variable_values(schema, var_def_nodes, inputs)
+        return VariableValues(sources, coerced)
 
     return coerce
 

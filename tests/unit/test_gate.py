@@ -64,3 +64,34 @@ async def test_a_cancelled_close_still_gives_the_slot_back(tmp_path: Path) -> No
         await second.close()
     finally:
         await engine.dispose()
+
+
+async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
+    gate = Gate(size=1, timeout=5)
+    await gate.enter()
+    first = asyncio.create_task(gate.enter())
+    second = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    gate.leave()
+    await asyncio.wait_for(second, 1)  # the slot skipped the cancelled waiter
+    assert first.cancelled()
+    gate.leave()
+    await gate.enter()  # and nothing was lost on the way
+    gate.leave()
+
+
+async def test_waiters_time_out_in_arrival_order_and_take_no_slot() -> None:
+    gate = Gate(size=1, timeout=0.05)
+    await gate.enter()
+    waiters = [asyncio.create_task(gate.enter()) for _ in range(3)]
+    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(outcome, PoolTimeout) for outcome in outcomes)
+    gate.leave()
+    await gate.enter()  # the one slot is free again
+    late = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0.01)
+    gate.leave()
+    await asyncio.wait_for(late, 1)  # a later waiter is still served
+    gate.leave()
