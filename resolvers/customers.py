@@ -61,6 +61,23 @@ async def resolve_customer(
     if id is not None:
         pk = decode_int_id(id, "Customer")
         return None if pk is None else await ctx.loaders.customer_by_id.load(pk)
+    statement = customer_lookup(handle=handle, external_id=external_id, ingest_alias=ingest_alias)
+    result = await ctx.uow.execute(statement)
+    row = result.first()
+    if row is not None:
+        ctx.loaders.prime_customers([row])
+    return row
+
+
+def customer_lookup(
+    *,
+    handle: str | None = None,
+    external_id: str | None = None,
+    ingest_alias: str | None = None,
+    columns: tuple[Any, ...] = CUSTOMER_COLUMNS,
+) -> Select[Any]:
+    """The active customer with this handle, externalId or ingest alias (the one given),
+    case-insensitively: at most one row (unique indexes)."""
     active = Customer.archived_at.is_(None)
     if handle is not None:
         condition = func.lower(Customer.handle) == _text_arg(handle, "handle").lower()
@@ -68,11 +85,7 @@ async def resolve_customer(
         condition = func.lower(Customer.external_id) == _text_arg(external_id, "externalId").lower()
     else:
         condition = _alias_match(_text_arg(ingest_alias or "", "ingestAlias"))
-    result = await ctx.uow.execute(select(*CUSTOMER_COLUMNS).where(active, condition))
-    row = result.first()
-    if row is not None:
-        ctx.loaders.prime_customers([row])
-    return row
+    return select(*columns).where(active, condition)
 
 
 def _email_sort(row: Any) -> tuple[Any, ...]:

@@ -106,6 +106,7 @@ async def app(database_url: str) -> AsyncIterator[Starlette]:
     owner = make_engine(database_url)
     application.state.owner_factory = make_sessionmaker(owner)
     yield application
+    await application.state.reads.close()
     await application.state.engine.dispose()
     await owner.dispose()
 

@@ -292,14 +292,19 @@ async def test_unexpected_exception_is_masked(
 async def test_database_error_text_is_masked(
     tenant: TenantHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def explode(*_: Any, **__: Any) -> Any:
+    def fail() -> Any:
         raise ProgrammingError(
             "SELECT secret_column FROM customers WHERE tenant_id = $1",
             {"tenant_id": str(tenant.id)},
             RuntimeError(SECRET),
         )
 
+    async def explode(*_: Any, **__: Any) -> Any:
+        return fail()
+
     monkeypatch.setattr(resolvers.customers, "resolve_customer", explode)
+    # The direct lane's lookup fails first, and hands the request to the executor.
+    monkeypatch.setattr(schema.direct.run, "customer_lookup", lambda **_: fail())
     query = 'query { viewer { scopes } customer(handle: "x") { id } }'
     body = assert_masked(await tenant.api.post(query))
     assert str(tenant.id) not in str(body)

@@ -41,7 +41,7 @@ from app import create_app
 from models.reads import Reader
 from schema import schema as strawberry_schema
 from schema.direct import DIRECT, DirectLane, Prepared
-from schema.direct.tables import TABLES
+from schema.direct.tables import TABLES, VALUES
 from schema.execution import COMPILED
 from schema.execution.plan import DEFINITION
 from settings import Settings
@@ -110,6 +110,9 @@ async def graph(tenant: TenantHandle) -> Seeded:
         countryCode="DE",
         email=None,
         phone="+49 30 1234",
+        ingestAliases=["acme-alias", "Acme-2"],
+        customFields=[{"key": "tier", "value": "gold"}, {"key": "a", "value": ""}],
+        config={"salesforceAccountId": "SF-1", "leaveStripeInvoicesInDraft": True},
     )
     return seeded
 
@@ -134,7 +137,7 @@ async def test_every_shared_operation(tenant: TenantHandle, graph: Seeded, path:
             continue
         names = {v.variable.name.value for v in definition.variable_definitions or ()}
         variables = {name: wanted[name] for name in names}
-        direct = path.stem.startswith("Bench")
+        direct = path.stem.startswith("Bench") or path.stem == "ReadmeExample"
         body = await three_ways(tenant, path.read_text(), variables, direct=direct)
         assert body.get("data") is not None and "errors" not in body
 
@@ -212,6 +215,24 @@ CORNERS: dict[str, str] = {
           c: customer(id: $id) { version }
           d: customer(id: $sub) { id }
           e: customer(id: "Q3VzdG9tZXI6OTk5OTk5OTk") { id } }""",
+    "viewer": """
+        query { viewer { __typename scopes tenant { __typename id name } }
+                v: viewer { s: scopes } }""",
+    "customers by handle, externalId and ingest alias": """
+        query { a: customer(handle: "ACME") { id handle ingestAliases }
+                b: customer(externalId: "acme-1") { id externalId }
+                c: customer(ingestAlias: "ACME-ALIAS") { id displayName }
+                d: customer(handle: "nobody") { id }
+                e: customer(ingestAlias: "nobody") { id } }""",
+    "counts, aliases and small objects": """
+        query($id: ID!) {
+          customers(first: 10) { nodes { id ingestAliases subscriptionCount
+            activeSubscriptionCount latestSubscriptionStatus instanceCount runningInstanceCount
+            customFields { __typename key value } config { salesforceAccountId
+            leaveStripeInvoicesInDraft } billableStatus { value effectiveAt }
+            n: subscriptionCount a: ingestAliases f: customFields { k: key } } }
+          customer(id: $id) { ingestAliases subscriptionCount latestSubscriptionStatus
+            billableStatus { __typename value } } }""",
     "variables with defaults and nulls": """
         query($first: Int = 2, $after: String, $order: CustomerOrder,
               $status: [SubscriptionStatus!]) {
@@ -280,8 +301,11 @@ async def test_variables_in_the_order_and_the_page(tenant: TenantHandle, graph: 
 # ------------------------------------------------------------------- handed to the executor
 
 HANDED: dict[str, str] = {
-    "a field the lane does not plan": "{ customers(first: 1) { nodes { ingestAliases } } }",
-    "a root the lane does not plan": "{ viewer { scopes } }",
+    "a field the lane does not plan": "{ customers(first: 1) { nodes { billingConfig {"
+    " awsRegion } } } }",
+    "a root the lane does not plan": "{ plans(first: 1) { nodes { id } } }",
+    "a reference the lane does not plan": """{ customers(first: 1) { nodes {
+        subscriptions(first: 1) { nodes { plan { name } } } } } }""",
     "a mutation": 'mutation { setCustomerName(input: {id: "x", name: "y"}) { customer { id } } }',
     "first over 100": "{ customers(first: 101) { nodes { id } } }",
     "first and last": "{ customers(first: 1, last: 1) { nodes { id } } }",
@@ -292,7 +316,8 @@ HANDED: dict[str, str] = {
         instances(first: 500) { nodes { id } } } } }""",
     "a filter that does not parse": '{ customers(filter: "((") { nodes { id } } }',
     "customer without a key": "{ customer { id } }",
-    "customer by handle": '{ customer(handle: "acme") { id } }',
+    "customer by two keys": '{ customer(handle: "acme", externalId: "x") { id } }',
+    "a handle too long": '{ customer(handle: "' + "h" * 1001 + '") { id } }',
     "a malformed ID": '{ customer(id: "%%%") { id } }',
     "a document that does not validate": "{ customers { nodes { nope } } }",
     "a document that does not parse": "{ customers(first: 1) { nodes { id }",
@@ -374,12 +399,17 @@ def _covered(type_name: str) -> tuple[list[str], dict[str, str]]:
             assert isinstance(connection, GraphQLObjectType)
             node = get_named_type(connection.fields["nodes"].type)
             children[name] = node.name
-        elif isinstance(named, GraphQLScalarType | GraphQLEnumType) and (
-            name == "id"
-            or name in table.computed
-            or (
-                strawberry_field.base_resolver is None
-                and table.column(strawberry_field.python_name) is not None
+        elif name in table.composites:
+            leaves.append(f"{name} {{ {' '.join(VALUES[named.name])} }}")
+        elif name in table.sides or (
+            isinstance(named, GraphQLScalarType | GraphQLEnumType)
+            and (
+                name == "id"
+                or name in table.computed
+                or (
+                    strawberry_field.base_resolver is None
+                    and table.column(strawberry_field.python_name) is not None
+                )
             )
         ):
             leaves.append(name)
@@ -390,6 +420,7 @@ def test_the_covered_fields_are_the_ones_expected() -> None:
     """A field added to a table type without being planned would fall back silently."""
     leaves, children = _covered("Customer")
     assert {"id", "displayName", "isArchived", "accountType", "createdAt"} <= set(leaves)
+    assert {"ingestAliases", "subscriptionCount", "customFields { key value }"} <= set(leaves)
     assert children == {"subscriptions": "Subscription", "instances": "Instance"}
     assert {"id", "status", "startedAt", "endsAt"} <= set(_covered("Subscription")[0])
     assert {"id", "name", "region", "status"} <= set(_covered("Instance")[0])
@@ -402,7 +433,7 @@ def object_selection(draw: st.DrawFn, type_name: str, depth: int) -> str:
     chosen = draw(st.lists(st.sampled_from(options), min_size=1, max_size=5))
     parts = []
     for index, name in enumerate(chosen):
-        head = name
+        head, _, selection = name.partition(" ")  # a small object's field keeps its selection
         if name in children:
             first = draw(st.integers(0, 3))
             status = draw(st.sampled_from(["", ", status: [ACTIVE, RUNNING, TRIALING]"]))
@@ -416,7 +447,7 @@ def object_selection(draw: st.DrawFn, type_name: str, depth: int) -> str:
         if name in children:
             field = f"{head} {{ {draw(connection_selection(children[name], depth - 1))} }}"
         else:
-            field = head
+            field = f"{head} {selection}"
         if wrapper == "fragment":
             field = f"... on {type_name} {{ {field} }}"
         parts.append(field)

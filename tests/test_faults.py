@@ -21,9 +21,10 @@ from app import create_app
 from resolvers.auth import hash_key
 from settings import Settings
 
-VIEWER = {"query": "{ viewer { scopes } customers(first: 1) { totalCount } }"}
-# The same page without `viewer`: the direct lane answers it (schema/direct).
-DIRECT = {"query": "{ customers(first: 1) { totalCount nodes { id } } }"}
+# `plans` is not planned directly: the executor answers this one (its unit of work, the
+# engine's pool), the direct lane (schema/direct, its own pool) the other.
+VIEWER = {"query": "{ viewer { scopes } plans(first: 1) { totalCount } }"}
+DIRECT = {"query": "{ viewer { scopes } customers(first: 1) { totalCount nodes { id } } }"}
 
 
 class Proxy:

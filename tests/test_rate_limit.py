@@ -26,6 +26,7 @@ async def limited(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+    await application.state.reads.close()
     await application.state.engine.dispose()
 
 

@@ -10,7 +10,7 @@ cover, and any request it does not take to the end, goes to the executor; the an
 the same (tests/test_direct_reads.py runs both ways and compares them).
 """
 
+from schema.direct.errors import Fallback
 from schema.direct.lane import DIRECT, DirectLane, Prepared
-from schema.direct.plan import Fallback
 
 __all__ = ["DIRECT", "DirectLane", "Fallback", "Prepared"]

@@ -41,18 +41,14 @@ from strawberry.types.field import StrawberryField
 
 from domain.ids import encode_global_id
 from resolvers.customers import SORT_COLUMNS, customer_sort_key
-from schema.direct.tables import TABLES, Child, Table
+from schema.direct.errors import Fallback
+from schema.direct.tables import TABLES, VALUES, Child, Composite, SideField, Table
 from schema.execution.plan import DEFINITION, Planner, Unsupported, serializer
 from schema.scalars import serialize_datetime
 
 READ_CUSTOMERS = "read:customers"
 # Rows read for a root `customers` page and for root `customer(...)` lookups.
 CUSTOMER_PAGES, CUSTOMERS_BY_ID = "customers", "customer"
-
-
-class Fallback(Exception):
-    """This request is answered by the executor instead: an argument a resolver refuses, a
-    stored value the plan does not expect. Nothing was answered yet, and reads change nothing."""
 
 
 # ----------------------------------------------------------------- the plan's parts
@@ -116,18 +112,66 @@ class Leaf:
 
 
 @dataclass(eq=False, slots=True)
+class ValuePlan:
+    """A selection over a plain value (tables.VALUES): a dict by GraphQL field name, a list
+    of them (`many`), or None; `fields` are (response key, field name, its own plan)."""
+
+    type_name: str
+    fields: list[tuple[str, str, ValuePlan | None]]
+    non_null: bool
+    many: bool
+
+    def project(self, value: Any) -> Any:
+        if value is None:
+            if self.non_null:
+                raise Fallback(f"a null {self.type_name}")
+            return None
+        if self.many:
+            return [self.one(item) for item in value]
+        return self.one(value)
+
+    def one(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: self.type_name
+            if name == "__typename"
+            else (value[name] if plan is None else plan.project(value[name]))
+            for key, name, plan in self.fields
+        }
+
+
+@dataclass(eq=False, slots=True)
+class CompositeField:
+    key: str
+    composite: Composite
+    value: ValuePlan
+
+
+@dataclass(eq=False, slots=True)
+class SidePlan:
+    key: str
+    field: SideField
+
+
+@dataclass(eq=False, slots=True)
 class ObjectPlan:
     """One selection over the rows of one source: its fields in response order."""
 
     type_name: str
     table: Table
     source: str
-    fields: list[Leaf | ChildField] = field(default_factory=list)
+    fields: list[Leaf | ChildField | CompositeField | SidePlan] = field(default_factory=list)
     children: list[ChildField] = field(default_factory=list)
+    sides: list[str] = field(default_factory=list)  # the names of the sides its fields read
     project: Callable[..., dict[str, Any]] | None = None  # made by schema/direct/project.py
 
     def needs(self) -> set[str]:
-        return {f.column for f in self.fields if isinstance(f, Leaf) and f.column}
+        found: set[str] = set()
+        for item in self.fields:
+            if isinstance(item, Leaf) and item.column:
+                found.add(item.column)
+            elif isinstance(item, CompositeField):
+                found.update(item.composite.columns)
+        return found
 
 
 @dataclass(eq=False, slots=True)
@@ -159,13 +203,15 @@ class ChildField:
 
 @dataclass(eq=False, slots=True)
 class RootField:
-    """`kind` is "customers" (a connection), "customer" (a row or null) or "__typename"."""
+    """`kind` is "customers" (a connection), "customer" (a row or null), "viewer" (its
+    `value` plan over the caller's key) or "__typename"."""
 
     key: str
     kind: str
     arguments: Arguments | None = None
     connection: ConnectionPlan | None = None
     node: ObjectPlan | None = None
+    value: ValuePlan | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -219,10 +265,33 @@ class DirectPlanner:
                 arguments = self.arguments(root, nodes[0])
                 node = self.object(root.fields[name], nodes, CUSTOMERS_BY_ID)
                 roots.append(RootField(key, name, arguments, node=node))
+            elif name == "viewer":
+                value = self.value(root.fields[name].type, nodes)
+                roots.append(RootField(key, name, value=value))
             else:
                 raise Unsupported(f"root field {name}")
         columns = {source: self._ordered(source, needed) for source, needed in self.sources.items()}
-        return DirectPlan(roots, frozenset({READ_CUSTOMERS}), columns)
+        reads = any(root.kind in ("customers", "customer") for root in roots)
+        return DirectPlan(roots, frozenset({READ_CUSTOMERS} if reads else ()), columns)
+
+    def value(self, type_: Any, nodes: list[FieldNode]) -> ValuePlan:
+        """The plan of a selection over a plain value of `type_` (tables.VALUES)."""
+        non_null = isinstance(type_, GraphQLNonNull)
+        inner = type_.of_type if non_null else type_
+        many = isinstance(inner, GraphQLList)
+        named = _object_type(type_)
+        allowed = VALUES.get(named.name)
+        if allowed is None:
+            raise Unsupported(f"type {named.name}")
+        fields: list[tuple[str, str, ValuePlan | None]] = []
+        for key, field_nodes in self.collector.collect(named, _selections(nodes)).items():
+            name = field_nodes[0].name.value
+            if name != "__typename" and name not in allowed:
+                raise Unsupported(f"{named.name}.{name}")
+            held = allowed.get(name)
+            plan = None if held is None else self.value(named.fields[name].type, field_nodes)
+            fields.append((key, name, plan))
+        return ValuePlan(named.name, fields, non_null, many)
 
     def _ordered(self, source: str, needed: set[str]) -> tuple[str, ...]:
         order = self.tables[source].column_order
@@ -323,6 +392,17 @@ class DirectPlanner:
                 continue
             definition_ = type_.fields[name]
             strawberry_field = _strawberry(definition_, type_.name)
+            if name in table.composites:
+                composite = table.composites[name]
+                value = self.value(definition_.type, field_nodes)
+                plan.fields.append(CompositeField(key, composite, value))
+                continue
+            if name in table.sides:
+                side = table.sides[name]
+                plan.fields.append(SidePlan(key, side))
+                if side.side.name not in plan.sides:
+                    plan.sides.append(side.side.name)
+                continue
             child = table.children.get(name)
             if child is not None:
                 arguments = self.arguments(type_, field_nodes[0])

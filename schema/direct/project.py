@@ -11,8 +11,9 @@ endpoint would build,
                 'subscriptions': m0[r[0]]}
 
 and compiled with `compile`/`exec`: `r` is the row, `mN` maps a parent id to the answer of
-its Nth nested connection (bound per request with `partial`), `cN` are constants: the
-completion functions and the type's name. The text is made only of
+its Nth nested connection and `sN` to its rows of the Nth side statement (both bound per
+request with `partial`), `cN` are constants: the completion functions, value plans and
+the type's name. The text is made only of
 response keys (GraphQL names, which the parser allows only as `[_A-Za-z][_0-9A-Za-z]*`,
 written with `repr`), column positions and these fixed shapes: no value from a request
 ever becomes code.
@@ -23,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from schema.direct.plan import ChildField, Fallback, Leaf, ObjectPlan
+from schema.direct.errors import Fallback
+from schema.direct.plan import ChildField, CompositeField, Leaf, ObjectPlan, SidePlan
 
 
 def _null(type_name: str, key: str) -> Any:
@@ -48,13 +50,30 @@ def projector(plan: ObjectPlan, columns: tuple[str, ...]) -> Callable[..., dict[
             child = plan.children.index(item)
             entries.append(f"{key}: m{child}[r[{index['id']}]]")
             continue
+        if isinstance(item, CompositeField):
+            values = ", ".join(f"r[{index[column]}]" for column in item.composite.columns)
+            build, project = constant(item.composite.build), constant(item.value.project)
+            entries.append(f"{key}: {project}({build}({values}))")
+            continue
+        if isinstance(item, SidePlan):
+            side = item.field.side
+            rows = f"s{plan.sides.index(side.name)}.get(r[{index['id']}]"
+            rows += ", ())" if side.many else ")"
+            entries.append(f"{key}: {constant(item.field.value)}({rows})")
+            continue
         if item.kind == "column" and item.completion == "as is" and not item.non_null:
             entries.append(f"{key}: r[{index[item.column or '']}]")  # NULL is null too
             continue
         entries.append(f"{key}: {_value(item, number, index, constant, plan.type_name)}")
         if item.kind == "column":
             lines.append(f"    v{number} = r[{index[item.column or '']}]")
-    parameters = ", ".join([*(f"m{i}" for i in range(len(plan.children))), "r"])
+    parameters = ", ".join(
+        [
+            *(f"m{i}" for i in range(len(plan.children))),
+            *(f"s{i}" for i in range(len(plan.sides))),
+            "r",
+        ]
+    )
     source = "\n".join(
         [f"def project({parameters}):", *lines, "    return {" + ", ".join(entries) + "}"]
     )

@@ -23,25 +23,26 @@ from typing import Any
 from graphql.execution.values import VariableValues
 from sqlalchemy import Dialect
 
-from domain.ids import decode_int_id
+from domain.ids import decode_int_id, encode_global_id
 from models import Customer
 from models.compiled import CompiledRead, compile_read, row_type
-from models.reads import Reader
+from models.reads import KeyRow, Reader
 from resolvers.children import PARENTS, child_count, child_page
-from resolvers.customers import customer_page
+from resolvers.customers import customer_lookup, customer_page
 from resolvers.loaders import rows_by_ids
 from resolvers.pagination import PageArgs, SortKey, cut_page
 from schema.customers import customer_query
+from schema.direct.errors import Fallback
 from schema.direct.plan import (
     CUSTOMER_PAGES,
     CUSTOMERS_BY_ID,
     ChildField,
     ConnectionPlan,
     DirectPlan,
-    Fallback,
     ObjectPlan,
     RootField,
 )
+from schema.direct.tables import Side
 
 Row = Sequence[Any]
 Project = Callable[[Row], dict[str, Any]]
@@ -92,9 +93,9 @@ class DirectRun:
         self.plan, self.reader, self.variables = plan, reader, variables
         self.secret, self.dialect = secret, dialect
         self.pages: dict[RootField, Rows] = {}
-        self.by_id: dict[int, Row] = {}
-        self.wanted: dict[RootField, int | None] = {}
+        self.found: dict[RootField, Row | None] = {}  # each `customer(...)`'s row
         self.batches: dict[ChildField, Batch] = {}
+        self.sides: dict[tuple[int, str], dict[Any, Any]] = {}  # (plan, side) → by parent
 
     async def execute(self) -> dict[str, Any]:
         sites = await self.roots()
@@ -114,6 +115,7 @@ class DirectRun:
 
     async def roots(self) -> list[tuple[ObjectPlan, Sequence[Row]]]:
         sites: list[tuple[ObjectPlan, Sequence[Row]]] = []
+        wanted: dict[RootField, int | Row | None] = {}
         for root in self.plan.roots:
             if root.kind == "customers":
                 assert root.arguments is not None and root.connection is not None
@@ -122,20 +124,39 @@ class DirectRun:
                 sites += [(node, page.rows) for node in root.connection.nodes]
             elif root.kind == "customer":
                 assert root.arguments is not None
-                self.wanted[root] = _customer_key(root.arguments.values(self.variables))
-        keys = list(dict.fromkeys(key for key in self.wanted.values() if key is not None))
-        if keys:
-            statement, values = rows_by_ids(
-                _attributes(Customer, self.plan.columns[CUSTOMERS_BY_ID]), keys
-            )
+                wanted[root] = await self.customer(root.arguments.values(self.variables))
+        keys = list(dict.fromkeys(key for key in wanted.values() if isinstance(key, int)))
+        by_id: dict[int, Row] = {}
+        if keys:  # every `customer(id:)` of the request in one statement, as the loader's
+            statement, values = rows_by_ids(self.customer_columns(), keys)
             read = self.read(statement, CUSTOMERS_BY_ID)
-            for row in await self.reader.rows(read, values):
-                self.by_id[row[0]] = row
-            for root, key in self.wanted.items():
-                found = self.by_id.get(key) if key is not None else None
-                if found is not None and root.node is not None:
-                    sites.append((root.node, [found]))
+            by_id = {row[0]: row for row in await self.reader.rows(read, values)}
+        for root, key in wanted.items():
+            found = by_id.get(key) if isinstance(key, int) else key
+            self.found[root] = found
+            if found is not None and root.node is not None:
+                sites.append((root.node, [found]))
         return sites
+
+    def customer_columns(self) -> tuple[Any, ...]:
+        return _attributes(Customer, self.plan.columns[CUSTOMERS_BY_ID])
+
+    async def customer(self, arguments: dict[str, Any]) -> int | Row | None:
+        """`customer(...)`'s key by `id` (None for another type's ID), or its row (or None)
+        found by handle, externalId or ingest alias; as resolve_customer answers."""
+        given = [name for name, value in arguments.items() if value is not None]
+        if len(given) != 1:
+            raise Fallback("customer(...) without exactly one key")
+        if given == ["id"]:
+            return decode_int_id(str(arguments["id"]), "Customer")
+        statement = customer_lookup(
+            handle=arguments.get("handle"),
+            external_id=arguments.get("external_id"),
+            ingest_alias=arguments.get("ingest_alias"),
+            columns=self.customer_columns(),
+        )
+        rows = await self.reader.rows(self.read(statement, CUSTOMERS_BY_ID))
+        return rows[0] if rows else None
 
     async def customers(self, root: RootField) -> Rows:
         assert root.arguments is not None and root.connection is not None
@@ -164,11 +185,17 @@ class DirectRun:
         batches: dict[tuple[Any, ...], Batch] = {}
         counts: dict[tuple[Any, ...], list[Batch]] = defaultdict(list)
         fields: list[ChildField] = []
+        sides: dict[str, tuple[Side, list[Any], list[ObjectPlan]]] = {}
         for plan, rows in sites:
-            if not plan.children or not rows:
+            if not (plan.children or plan.sides) or not rows:
                 continue
             key_index = self.plan.columns[plan.source].index("id")
             parents = [row[key_index] for row in rows]
+            for name in plan.sides:
+                side = plan.table.side(name)
+                wanting = sides.setdefault(name, (side, [], []))
+                wanting[1].extend(parents)
+                wanting[2].append(plan)
             for child in plan.children:
                 page, filters = self.child_arguments(child)
                 shape = (child.child.spec, page, filters)
@@ -182,6 +209,10 @@ class DirectRun:
                     counts[(child.child.spec, filters)].append(batch)
         for batch in batches.values():
             await self.fetch(batch)
+        for side, parents, plans in sides.values():
+            found = await self.side(side, list(dict.fromkeys(parents)))
+            for plan in plans:
+                self.sides[(id(plan), side.name)] = found
         for (spec, filters), counted in counts.items():
             parents = list(dict.fromkeys(p for batch in counted for p in batch.parents))
             read = compile_read(child_count(spec, filters), self.dialect)
@@ -193,6 +224,18 @@ class DirectRun:
         return [
             (node, self.batches[child].rows) for child in fields for node in child.connection.nodes
         ]
+
+    async def side(self, side: Side, parents: list[Any]) -> dict[Any, Any]:
+        """A side's rows of these parents: a list each, or one row each."""
+        read = compile_read(side.statement(), self.dialect)
+        shape = row_type(read.columns)
+        rows = [shape._make(row) for row in await self.reader.rows(read, {side.parameter: parents})]
+        if not side.many:
+            return {getattr(row, side.parent): row for row in rows}
+        found: dict[Any, list[Any]] = defaultdict(list)
+        for row in rows:
+            found[getattr(row, side.parent)].append(row)
+        return found
 
     def child_arguments(self, child: ChildField) -> tuple[PageArgs, tuple[Any, ...]]:
         known = self.plan.memo.get(child)
@@ -242,9 +285,11 @@ class DirectRun:
                 data[root.key] = connection(
                     plan, page.rows, page.has_next, page.has_previous, page.total, builders, cursor
                 )
+            elif root.kind == "viewer":
+                assert root.value is not None
+                data[root.key] = root.value.project(viewer(self.reader.key))
             else:
-                key = self.wanted[root]
-                row = self.by_id.get(key) if key is not None else None
+                row = self.found[root]
                 assert root.node is not None
                 data[root.key] = None if row is None else self.projector(root.node)(row)
         return data
@@ -252,9 +297,11 @@ class DirectRun:
     def projector(self, plan: ObjectPlan) -> Project:
         project = plan.project
         assert project is not None
-        if not plan.children:
+        if not (plan.children or plan.sides):
             return project
-        return partial(project, *(self.child_map(child) for child in plan.children))
+        maps = [self.child_map(child) for child in plan.children]
+        maps += [self.sides.get((id(plan), name), {}) for name in plan.sides]
+        return partial(project, *maps)
 
     def cursors(self, key: SortKey, read: CompiledRead) -> Callable[[Row], str]:
         shape, secret = row_type(read.columns), self.secret
@@ -319,12 +366,10 @@ def connection(
     return answer
 
 
-def _customer_key(arguments: dict[str, Any]) -> int | None:
-    """`customer(...)` by `id` (the only lookup planned): its key, or None for another type's ID."""
-    given = [name for name, value in arguments.items() if value is not None]
-    if given != ["id"]:
-        raise Fallback("customer(...) without exactly an id")
-    return decode_int_id(str(arguments["id"]), "Customer")
+def viewer(key: KeyRow) -> dict[str, Any]:
+    """`Query.viewer`'s value, as schema/tenants.py answers it."""
+    tenant = {"id": encode_global_id("Tenant", str(key.tenant_id)), "name": key.tenant_name}
+    return {"tenant": tenant, "scopes": sorted(key.scopes)}
 
 
 def _edge(
