@@ -401,6 +401,9 @@ class GraphQLEndpoint:
             prepared = self.direct.prepare(jsontext.loads(body))
         except ValueError:  # not JSON: the executor's 400
             return None
+        except Exception as error:  # a planning bug must not fail a request the executor answers
+            log.warning("a document could not be planned; the executor answers", exc_info=error)
+            return None
         if prepared is None:
             return None
         key = key_from_headers(headers.get(b"authorization"), headers.get(b"x-api-key"))

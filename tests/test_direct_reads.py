@@ -540,3 +540,35 @@ async def test_direct_reads_false_leaves_every_query_to_the_executor(
         await app.state.engine.dispose()
     assert response.status_code == 200 and "errors" not in response.json()
     assert answered == []
+
+
+@pytest.mark.parametrize("where", ["planning", "running"])
+async def test_a_failure_of_the_lane_is_logged_and_the_executor_answers(
+    tenant: TenantHandle,
+    graph: Seeded,
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in the lane costs a warning, never the request."""
+    query = "query Listed { customers(first: 3) { nodes { id displayName } } }"
+    token = DIRECT.set(False)
+    try:
+        expected = await tenant.api.full(query)
+    finally:
+        DIRECT.reset(token)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    if where == "planning":
+        monkeypatch.setattr("schema.direct.lane.DirectPlanner.plan", broken)
+        query = query.replace("Listed", "ListedAgain")  # a document the lane has not kept
+    else:
+        monkeypatch.setattr("schema.direct.run.DirectRun.answer", broken)
+    with direct_answers() as answered:
+        body = await tenant.api.full(query)
+    assert answered == []
+    assert body["data"] == expected["data"]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and "executor answers" in warnings[0].getMessage()
