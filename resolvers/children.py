@@ -71,8 +71,9 @@ def child_page(
     columns: tuple[str, ...] | None = None,
 ) -> ChildPage:
     """The ranked statement of a batch of pages: every column of the spec's select, or those
-    named in `columns` (the parent's and the sort key's always). First pages (no cursor) are
-    built once per shape and reused. BAD_USER_INPUT for arguments that make no page."""
+    named in `columns` and the parent's (a page that makes cursors names its sort key's,
+    `spec.key.fields`). First pages (no cursor) are built once per shape and reused.
+    BAD_USER_INPUT for arguments that make no page."""
     size, backward = page.size()
     reusable = page.after is None and page.before is None
     shape = (spec, size, backward, filters, columns)
@@ -80,8 +81,7 @@ def child_page(
         return known
     base, parent = spec.source(filters)
     if columns is not None:
-        wanted = {*columns, *spec.key.fields}
-        kept = [c for c in base.selected_columns if c.key in wanted or c.key == parent.key]
+        kept = [c for c in base.selected_columns if c.key in columns or c.key == parent.key]
         base = base.with_only_columns(*kept)
     base = keyset_where(base.where(in_ids(parent, PARENTS)), spec.key, page, secret)
     order = keyset_order(spec.key, backward)

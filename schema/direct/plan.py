@@ -409,6 +409,8 @@ class DirectPlanner:
                 rows = _child_source(child)
                 self.register(rows, TABLES[child.node_type], set())
                 connection = self.connection(definition_, field_nodes, rows)
+                if connection.cursors:  # what its cursors read
+                    self.register(rows, TABLES[child.node_type], set(child.spec.key.fields))
                 found = ChildField(key, child, rows, arguments, connection)
                 plan.fields.append(found)
                 plan.children.append(found)
@@ -507,13 +509,13 @@ def _customer_sort_fields(node: FieldNode) -> tuple[str, ...]:
 
 def _always(source: str) -> set[str]:
     """The columns a source's rows carry whatever is selected: the key, and for a child
-    what its cursors read and its parent column (the batch is split by it)."""
+    its parent column (the batch is split by it)."""
     if source in (CUSTOMER_PAGES, CUSTOMERS_BY_ID):
         return {"id"}
     for table in TABLES.values():
         for child in table.children.values():
             if _child_source(child) == source:
-                return {"id", child.parent, *child.spec.key.fields}
+                return {"id", child.parent}
     raise Unsupported(f"source {source}")
 
 
