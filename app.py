@@ -672,11 +672,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics.watch(reads)
     app = Starlette(
         routes=[
+            # /graphql first: routes are matched in order, and nearly every request is one.
+            Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
             Mount("/graphql/static", StaticFiles(directory=STATIC)),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/events", EventsEndpoint(factory, bus, limiter), methods=["GET"]),
         ],
         lifespan=lifespan,

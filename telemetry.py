@@ -303,11 +303,14 @@ class _NoSpan:
         return None
 
 
+_NO_SPAN = _NoSpan()
+
+
 def operation_span(name: str | None) -> Any:
     """A span for a query the direct lane answers (schema/direct), named as Strawberry's
     operation spans are; a no-op without tracing."""
     if _tracer is None:
-        return _NoSpan()
+        return _NO_SPAN
     return _tracer.start_as_current_span(
         f"GraphQL Query: {name or 'Anonymous Query'}",
         attributes={"graphql.operation.name": name or "", "customergraph.lane": "direct"},
@@ -316,7 +319,7 @@ def operation_span(name: str | None) -> Any:
 
 def _span(scope: Scope) -> Any:
     if _tracer is None:
-        return _NoSpan()
+        return _NO_SPAN
     return _tracer.start_as_current_span(
         f"{scope['method']} {scope['path']}",
         attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
